@@ -1,0 +1,81 @@
+"""A local Shopify that speaks the real Admin API wire format, for tests, ``make run`` and bench.
+
+::
+
+    app = create_app(app_key="k", app_secret="shpss_x", access_token="shpat_x",
+                     hub_url="http://127.0.0.1:8000/webhooks/shopify-demo", skus={"SKU-A": 100})
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from litestar import Litestar
+from litestar.middleware import DefineMiddleware
+
+from ._app import (
+    Sandbox,
+    guard,
+    inventory_item,
+    inventory_items,
+    inventory_levels,
+    inventory_levels_adjust,
+    inventory_levels_set,
+    location,
+    locations,
+    product,
+    products,
+    variant,
+)
+from ._faults import LogMiddleware
+from ._routes2 import (
+    oauth_access_token,
+    authorize,
+    graphql,
+    order,
+    orders,
+    sandbox_events,
+    sandbox_faults,
+    sandbox_log,
+    sandbox_settings,
+    sandbox_stock,
+)
+
+__all__ = ["Sandbox", "create_app"]
+
+DEFAULT_SKUS = ("SKU-A", "SKU-B", "SKU-C")
+
+
+def create_app(
+    *,
+    app_key: str,
+    app_secret: str,
+    access_token: str,
+    hub_url: str | None = None,
+    skus: Mapping[str, int] | Sequence[str] = DEFAULT_SKUS,
+    initial_stock: int = 100,
+    shop_domain: str = "zhongshu-sandbox.myshopify.com",
+    rest_bucket: int = 40,
+    rest_leak: float = 2.0,
+    graphql_max: float = 2000.0,
+    graphql_restore: float = 100.0,
+    retry_after: float = 2.0,
+) -> Litestar:
+    """Build the sandbox app. ``hub_url`` receives the signed webhooks (loopback only)."""
+    stock = dict(skus) if isinstance(skus, Mapping) else {sku: initial_stock for sku in skus}
+    sandbox = Sandbox(app_key=app_key, app_secret=app_secret, access_token=access_token, hub_url=hub_url,
+                      skus=stock, shop_domain=shop_domain, rest_bucket=rest_bucket, rest_leak=rest_leak,
+                      graphql_max=graphql_max, graphql_restore=graphql_restore, retry_after=retry_after)
+    app = Litestar(
+        route_handlers=[inventory_levels, inventory_levels_set, inventory_levels_adjust, locations, location,
+                        products, product, variant, inventory_items, inventory_item, orders, order, graphql,
+                        authorize, oauth_access_token, sandbox_events, sandbox_log, sandbox_stock, sandbox_faults,
+                        sandbox_settings],
+        before_request=guard,
+        middleware=[DefineMiddleware(LogMiddleware, log=sandbox.log, faults=sandbox.faults,
+                                     call_limit=sandbox.rest.header)],
+        debug=False,
+    )
+    app.state.sandbox = sandbox
+    return app

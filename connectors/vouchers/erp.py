@@ -1,0 +1,69 @@
+"""What every ERP connector returns for vouchers, so the hub treats Kingdee and Yonyou alike.
+
+`VoucherRefused` carries the ERP's OWN messages (e.g. 凭证借贷方金额不平衡...) so the hub can show
+them verbatim on the failed voucher. It is a `connectors.base.ValidationError`: permanent, the
+hub dead-letters it and posting resumes once the mapping or the ERP is fixed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Protocol
+
+from connectors.base import ValidationError
+from connectors.vouchers.model import Voucher
+
+
+class VoucherRefused(ValidationError):
+    """The ERP refused the voucher; `erp_messages` are its own words, `erp_code` its own code."""
+
+    def __init__(self, erp_messages: list[str], *, erp_code: str, instance: str | None = None) -> None:
+        text = "; ".join(erp_messages) or "refused without a message"
+        super().__init__(text, instance=instance, code=erp_code, detail=text)
+        self.erp_messages = list(erp_messages)
+        self.erp_code = erp_code
+
+
+@dataclass(frozen=True)
+class PostedLine:
+    account: str
+    debit: Decimal
+    credit: Decimal
+    summary: str
+
+
+@dataclass(frozen=True)
+class PostedVoucher:
+    """A voucher as the ERP holds it (read back), keyed by our idempotency key.
+
+    `already_posted` is True when `post` found it by key instead of saving (a retry after a
+    timeout, or a replay) — the no-double-post path.
+    """
+
+    key: str
+    erp_id: str
+    number: str
+    book: str
+    date: date
+    status: str
+    lines: tuple[PostedLine, ...] = ()
+    already_posted: bool = False
+    raw: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def total_debit(self) -> Decimal:
+        return sum((ln.debit for ln in self.lines), Decimal("0.00"))
+
+    @property
+    def total_credit(self) -> Decimal:
+        return sum((ln.credit for ln in self.lines), Decimal("0.00"))
+
+
+class VoucherPoster(Protocol):
+    """Implemented by KingdeeConnector and YonyouConnector."""
+
+    async def post(self, voucher: Voucher) -> PostedVoucher: ...
+    async def find(self, key: str, *, book: str | None = None) -> PostedVoucher | None: ...
+    async def list_posted(self, book: str, start: date, end: date) -> list[PostedVoucher]: ...

@@ -1,0 +1,59 @@
+"""Domain errors → HTTP, in one place, as ``application/problem+json``. Controllers never catch."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY, HTTP_500_INTERNAL_SERVER_ERROR
+
+from hub.domain.errors import HubError
+
+log = logging.getLogger("zhongshu.api")
+PROBLEM = "application/problem+json"
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> Response[dict[str, Any]]:
+    body = {**extra, "type": "about:blank", "status": status, "title": title, "detail": detail}
+    return Response(body, status_code=status, media_type=PROBLEM)
+
+
+def hub_error(_: Request[Any, Any, Any], exc: HubError) -> Response[dict[str, Any]]:
+    return problem(exc.status_code, exc.title, exc.detail, **exc.extra)
+
+
+def validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
+    detail = str(exc.detail)
+    errors = exc.extra if isinstance(exc.extra, list) else []
+    if "decode" in detail.lower() or "malformed" in detail.lower() or "JSON" in detail:
+        return problem(400, "malformed body", f"request body is not valid JSON: {detail}", errors=errors)
+    messages = "; ".join(f"{e.get('key', '')}: {e.get('message', '')}".strip(": ") for e in errors if isinstance(e, dict))
+    return problem(HTTP_422_UNPROCESSABLE_ENTITY, "invalid request", messages or detail, errors=errors)
+
+
+def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    response = problem(exc.status_code, _TITLES.get(exc.status_code, "error"), str(exc.detail))
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+_TITLES = {400: "bad request", 401: "unauthorized", 403: "forbidden", 404: "not found", 405: "method not allowed",
+           413: "payload too large", 429: "too many requests"}
+
+
+def unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    incident = uuid.uuid4().hex[:12]
+    log.exception("unhandled error on %s %s (incident %s)", request.method, request.url.path, incident, exc_info=exc)
+    return problem(HTTP_500_INTERNAL_SERVER_ERROR, "internal error", f"unexpected error; incident {incident}")
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    HubError: hub_error,
+    ValidationException: validation_error,
+    HTTPException: http_error,
+    Exception: unexpected_error,
+}

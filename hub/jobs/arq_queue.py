@@ -1,0 +1,116 @@
+"""arq adapter: the API enqueues job ids on Redis; ``zhongshu worker`` runs them.
+
+arq's default 0.5 s poll would eat most of the sync latency budget, so the worker polls every 20 ms
+(a Redis ZRANGEBYSCORE on an idle queue costs microseconds). Redis is never the source of truth: a sweep
+re-enqueues due rows from the ``jobs`` table, so ``FLUSHALL`` loses no work, and arq's ``_job_id`` keeps a
+row from being queued twice while it waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from arq import create_pool
+from arq.connections import ArqRedis, RedisSettings
+from arq.worker import Worker, func
+
+from hub.jobs import outbox
+from hub.jobs.executor import execute
+from hub.jobs.registry import JobContext
+from hub.jobs.scheduler import Scheduler
+
+log = logging.getLogger("zhongshu.jobs")
+QUEUE_NAME = "zhongshu:jobs"
+SWEEP_SECONDS = 1.0
+
+
+def arq_job_id(job_id: int) -> str:
+    return f"zhongshu-job:{job_id}"
+
+
+class ArqJobQueue:
+    def __init__(self, redis_url: str) -> None:
+        self.redis_url = redis_url
+        self._pool: ArqRedis | None = None
+
+    async def start(self) -> None:
+        self._pool = await create_pool(RedisSettings.from_dsn(self.redis_url), default_queue_name=QUEUE_NAME)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.aclose()
+
+    async def kick(self, job_ids: Sequence[int], *, delay: float | None = None) -> None:
+        if self._pool is None:
+            await self.start()
+        assert self._pool is not None
+        for job_id in job_ids:
+            try:
+                await self._pool.enqueue_job("run_job", job_id, _job_id=arq_job_id(job_id), _defer_by=delay or None)
+            except Exception:  # noqa: BLE001 - the row is durable; the worker's sweep will deliver it
+                log.warning("could not enqueue job %s on Redis; the sweep will pick it up", job_id)
+                return
+
+
+async def run_job(ctx: dict[str, Any], job_id: int) -> str:
+    return await execute(ctx["zhongshu"], job_id)
+
+
+async def _sweep_forever(ctx: JobContext) -> None:
+    """Deliver due rows Redis does not know about (lost queue, failed enqueue, retries, stuck jobs)."""
+    while True:
+        try:
+            async with ctx.sessionmaker() as session, session.begin():
+                ids = await outbox.due_job_ids(session, stuck_after=ctx.settings.job_stuck_after_seconds)
+            await ctx.queue.kick(ids)
+        except Exception:  # noqa: BLE001
+            log.exception("job sweep failed; retrying")
+        await asyncio.sleep(SWEEP_SECONDS)
+
+
+def worker_settings(build_context: Any, redis_url: str, *, max_jobs: int = 20) -> dict[str, Any]:
+    """Keyword arguments for :class:`arq.worker.Worker`; ``build_context`` is an async () -> JobContext."""
+
+    async def on_startup(ctx: dict[str, Any]) -> None:
+        job_ctx: JobContext = await build_context()
+        ctx["zhongshu"] = job_ctx
+        scheduler = Scheduler(job_ctx)
+        await scheduler.start()
+        ctx["_scheduler"] = scheduler
+        ctx["_sweep"] = asyncio.create_task(_sweep_forever(job_ctx))
+
+    async def on_shutdown(ctx: dict[str, Any]) -> None:
+        sweep = ctx.get("_sweep")
+        if sweep:
+            sweep.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweep
+        if ctx.get("_scheduler"):
+            await ctx["_scheduler"].close()
+        job_ctx: JobContext | None = ctx.get("zhongshu")
+        if job_ctx is not None:
+            await job_ctx.queue.close()
+            close = job_ctx.extras.get("close")
+            if close:
+                await close()
+
+    return {
+        "functions": [func(run_job, name="run_job", max_tries=1000)],
+        "redis_settings": RedisSettings.from_dsn(redis_url),
+        "queue_name": QUEUE_NAME,
+        "on_startup": on_startup,
+        "on_shutdown": on_shutdown,
+        "poll_delay": 0.02,
+        "max_jobs": max_jobs,
+        "keep_result": 0,
+        "job_timeout": 300,
+        "handle_signals": True,
+    }
+
+
+def make_worker(build_context: Any, redis_url: str, **kwargs: Any) -> Worker:
+    return Worker(**worker_settings(build_context, redis_url, **kwargs))

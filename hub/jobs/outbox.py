@@ -1,0 +1,130 @@
+"""The durable side of every job: rows in ``jobs``, written in the same transaction as the change.
+
+A crash between a change and its job can therefore neither lose nor invent work, and if Redis loses its
+queue, :func:`due_job_ids` re-derives what to run from this table (``zhongshu jobs recover``).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.storage.models import Job, utcnow
+from hub.storage.sql import insert
+
+
+async def enqueue(
+    session: AsyncSession,
+    name: str,
+    key: str,
+    args: dict[str, Any] | None = None,
+    *,
+    priority: int = 100,
+    delay: float = 0.0,
+) -> int:
+    """Add a pending job, or coalesce into the pending one with the same ``key``. Returns the row id.
+
+    When coalescing, the earlier ``run_at`` and the lower (more urgent) ``priority`` win.
+    """
+    run_at = utcnow() + timedelta(seconds=delay)
+    values = {"name": name, "job_key": key, "args": args or {}, "state": "pending", "priority": priority,
+              "run_at": run_at, "attempts": 0, "created_at": utcnow()}  # fmt: skip
+    stmt = insert(session, Job).values(values)
+    stmt = stmt.on_conflict_do_nothing(index_elements=["job_key"], index_where=Job.state == "pending")
+    row = (await session.execute(stmt.returning(Job.id))).first()
+    if row is not None:
+        return int(row[0])
+    pending = (
+        await session.execute(select(Job).where(Job.job_key == key, Job.state == "pending").with_for_update())
+    ).scalar_one()
+    if run_at < pending.run_at or priority < pending.priority:
+        pending.run_at = min(run_at, pending.run_at)
+        pending.priority = min(priority, pending.priority)
+    return pending.id
+
+
+async def claim(session: AsyncSession, job_id: int) -> Job | None:
+    """Take a due pending job for this worker; ``None`` if another worker has it or it is not due."""
+    now = utcnow()
+    stmt = (
+        update(Job)
+        .where(Job.id == job_id, Job.state == "pending", Job.run_at <= now)
+        .values(state="running", claimed_at=now, attempts=Job.attempts + 1)
+        .returning(Job.id)
+    )
+    if (await session.execute(stmt)).first() is None:
+        return None
+    return await session.get(Job, job_id, populate_existing=True)
+
+
+async def finish(session: AsyncSession, job_id: int) -> None:
+    await session.execute(update(Job).where(Job.id == job_id).values(state="done", finished_at=utcnow()))
+
+
+async def fail(session: AsyncSession, job: Job, error: str, *, max_attempts: int, retry_after: float | None = None) -> str:
+    """Record a failure: back to pending with backoff, or ``dead`` once attempts are used up."""
+    if job.attempts >= max_attempts:
+        await session.execute(
+            update(Job).where(Job.id == job.id).values(state="dead", last_error=error[:4000], finished_at=utcnow())
+        )
+        return "dead"
+    backoff = retry_after if retry_after is not None else min(300.0, 0.2 * 2 ** (job.attempts - 1))
+    backoff *= random.uniform(0.8, 1.2)
+    values = {"state": "pending", "last_error": error[:4000], "run_at": utcnow() + timedelta(seconds=backoff)}
+    try:
+        async with session.begin_nested():
+            await session.execute(update(Job).where(Job.id == job.id).values(**values))
+    except IntegrityError:
+        # A newer pending job for the same key exists and will read the latest state: this one is superseded.
+        await session.execute(
+            update(Job).where(Job.id == job.id).values(state="done", last_error=error[:4000], finished_at=utcnow())
+        )
+        return "superseded"
+    return "retry"
+
+
+async def due_job_ids(session: AsyncSession, *, limit: int = 500, stuck_after: float | None = None) -> list[int]:
+    """Pending jobs that are due, in priority order; with ``stuck_after``, first re-arm lost running jobs."""
+    now = utcnow()
+    if stuck_after is not None:
+        await requeue_stuck(session, stuck_after)
+    stmt = (
+        select(Job.id)
+        .where(Job.state == "pending", Job.run_at <= now)
+        .order_by(Job.priority, Job.id)
+        .limit(limit)
+    )
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def requeue_stuck(session: AsyncSession, stuck_after: float) -> int:
+    """Running jobs whose worker vanished go back to pending (or are superseded by a pending twin)."""
+    cutoff = utcnow() - timedelta(seconds=stuck_after)
+    stuck = (
+        await session.execute(select(Job).where(Job.state == "running", Job.claimed_at < cutoff))
+    ).scalars().all()
+    for job in stuck:
+        twin = await session.scalar(select(Job.id).where(Job.job_key == job.job_key, Job.state == "pending"))
+        values: dict[str, Any] = (
+            {"state": "done", "last_error": "superseded after worker loss", "finished_at": utcnow()}
+            if twin
+            else {"state": "pending", "run_at": utcnow(), "last_error": "worker lost; re-run"}
+        )
+        await session.execute(update(Job).where(Job.id == job.id, Job.state == "running").values(**values))
+    return len(stuck)
+
+
+async def counts(session: AsyncSession) -> dict[str, int]:
+    from sqlalchemy import func
+
+    rows = (await session.execute(select(Job.state, func.count()).group_by(Job.state))).all()
+    return {state: int(n) for state, n in rows}
+
+
+__all__: Sequence[str] = ["enqueue", "claim", "finish", "fail", "due_job_ids", "requeue_stuck", "counts"]

@@ -1,0 +1,19 @@
+"""The job-queue port. Jobs are rows (see :mod:`hub.jobs.outbox`); a queue only *delivers* their ids.
+
+Two adapters with the same semantics: :class:`~hub.jobs.local_queue.LocalJobQueue` (embedded mode, an
+asyncio runner in the API process) and :class:`~hub.jobs.arq_queue.ArqJobQueue` (production, arq on Redis).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+
+class JobQueue(Protocol):
+    async def kick(self, job_ids: Sequence[int], *, delay: float | None = None) -> None:
+        """Deliver committed job rows to a runner. Safe to call twice for the same id."""
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...

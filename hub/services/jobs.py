@@ -1,0 +1,28 @@
+"""Job handlers of the foundation: expiring reservations."""
+
+from __future__ import annotations
+
+import logging
+
+from hub.domain.errors import HubError
+from hub.jobs.registry import JobContext, job
+from hub.jobs.scheduler import every
+from hub.services import reservations
+
+log = logging.getLogger("zhongshu.jobs")
+
+
+@job("reservations.expire")
+async def expire_reservations(ctx: JobContext) -> None:
+    """Release held reservations whose ``expires_at`` passed (unpaid orders, campaign locks)."""
+    async with ctx.sessionmaker() as session:
+        keys = await reservations.due_for_expiry(session)
+    for key in keys:
+        async with ctx.sessionmaker() as session, session.begin():
+            try:
+                await reservations.settle(session, key, "expire", guarded_buckets=ctx.settings.guarded_buckets)
+            except HubError as exc:  # shipped or cancelled meanwhile: nothing to expire
+                log.info("reservation %s not expired: %s", key, exc.detail)
+
+
+every("reservations.expire", "reservation_sweep_seconds")

@@ -1,0 +1,1 @@
+"""Outbound webhooks: signing, retry schedule, SSRF guard and one delivery attempt (no storage)."""
