@@ -12,7 +12,7 @@ import copy
 import fnmatch
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
@@ -23,11 +23,14 @@ import yaml
 from jsonpath_ng.exceptions import JSONPathError
 from jsonpath_ng.ext import parse as jsonpath_parse
 
+from semantic_layer.dictionary import DictionaryError, SemanticDictionary, load_dictionary
 from semantic_layer.observation import ORDER_KINDS, Observation, OrderEvent, OrderLine, StockDelta
+from semantic_layer.stock_types import is_stock_type
 
 DEFAULT_DIR = Path(__file__).with_name("rules")
 _MISSING: Any = object()
 TYPES = ("int", "decimal", "str", "bool", "datetime", "json")
+META_KEYS = ("topic", "source_kind", "api_version")  # facts about the event, not in its payload
 
 
 class RuleError(ValueError):
@@ -49,13 +52,6 @@ class MappingResult:
         return not (self.observations or self.orders or self.deltas)
 
 
-class _Ctx:
-    """Where a value is being read, for error messages."""
-
-    def __init__(self, where: str) -> None:
-        self.where = where
-
-
 def _tz(text: str, where: str) -> tzinfo:
     m = re.fullmatch(r"([+-])(\d\d):?(\d\d)", text.strip())
     if text.upper() in ("UTC", "Z"):
@@ -69,8 +65,8 @@ def _tz(text: str, where: str) -> tzinfo:
 class ValueSpec:
     """How to read one output value: a constant, or jsonpath(s) plus modifiers.
 
-    Keys: const | path (str or list: the first that finds something) | root (path against the whole
-    payload instead of the current item) ; type (int, decimal, str, bool, datetime, json) ; lookup
+    Keys: const | path (str or list: the first that finds something) | root (the same, against the
+    whole payload instead of the current item; tried after path) | meta (topic, source_kind, api_version) ; type (int, decimal, str, bool, datetime, json) ; lookup
     (dict, applied to the raw value as text) ; default ; format ("prefix:{}") ; time_format (iso,
     epoch_s, epoch_ms or a strptime pattern) ; tz (for timestamps without an offset).
     """
@@ -79,15 +75,19 @@ class ValueSpec:
         self.where = where
         if not isinstance(spec, dict):
             spec = {"const": spec}
-        unknown = set(spec) - {"const", "path", "root", "type", "lookup", "default", "format", "time_format", "tz"}
+        unknown = set(spec) - {"const", "path", "root", "meta", "type", "lookup", "default", "format", "time_format", "tz"}
         if unknown:
             raise RuleError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
         self.const = spec.get("const", _MISSING)
-        self.from_root = "root" in spec
-        paths = spec.get("root") if self.from_root else spec.get("path")
-        if self.const is _MISSING and paths is None:
-            raise RuleError(f"{where}: needs const, path or root")
-        self.paths = [compile_path(p, where) for p in ([paths] if isinstance(paths, str) else paths or [])]
+        self.meta = spec.get("meta")
+        if self.meta is not None and self.meta not in META_KEYS:
+            raise RuleError(f"{where}: meta must be one of {', '.join(META_KEYS)}, got {self.meta!r}")
+        item_paths, root_paths = spec.get("path"), spec.get("root")
+        if self.const is _MISSING and item_paths is None and root_paths is None and self.meta is None:
+            raise RuleError(f"{where}: needs const, path, root or meta")
+        # (compiled, text, read from the whole document?) — item paths first, then root fallbacks
+        self.paths = [(*compile_path(p, where), False) for p in _as_list(item_paths)]
+        self.paths += [(*compile_path(p, where), True) for p in _as_list(root_paths)]
         self.type = spec.get("type")
         if self.type is not None and self.type not in TYPES:
             raise RuleError(f"{where}: type {self.type!r} must be one of {', '.join(TYPES)}")
@@ -100,14 +100,16 @@ class ValueSpec:
         self.time_format = spec.get("time_format", "iso")
         self.tz = _tz(spec["tz"], where) if "tz" in spec else default_tz
 
-    def read(self, item: Any, root: Any) -> Any:
+    def read(self, item: Any, root: Any, meta: dict[str, Any] | None = None) -> Any:
         if self.const is not _MISSING:
             return self.const
+        if self.meta is not None:
+            return self.convert((meta or {})[self.meta], f"meta.{self.meta}")
         value = _MISSING
         raw_paths = []
-        for expr, text in self.paths:
+        for expr, text, from_root in self.paths:
             raw_paths.append(text)
-            found = [m.value for m in expr.find(root if self.from_root else item)]
+            found = [m.value for m in expr.find(root if from_root else item)]
             if found and found[0] is not None and found[0] != "":
                 value = found[0]
                 break
@@ -170,6 +172,10 @@ class ValueSpec:
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=self.tz)
         return parsed.astimezone(UTC)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return [] if value is None else [value] if isinstance(value, str) else list(value)
 
 
 def compile_path(text: Any, where: str) -> tuple[Any, str]:
@@ -399,18 +405,36 @@ class RuleBook:
                         return r
         raise RuleError(f"no mapping rule {rule_id!r}" + (f" in version {version}" if version else ""))
 
-    def check(self) -> list[str]:
-        """Problems found while loading (every file that did not compile), plus cross-file checks."""
+    def check(self, dictionary: SemanticDictionary | None = None) -> list[str]:
+        """Problems found while loading (every file that did not compile), plus checks against the
+        semantic dictionary: each constant stock type is canonical or a claim the source's dictionary
+        declares, and each constant field is in the source's dictionary entry."""
         problems = list(self.problems)
-        from semantic_layer.stock_types import is_stock_type
-
+        dictionary = dictionary or load_dictionary()
         for by_version in self.files.values():
             for f in by_version.values():
                 for r in f.rules:
+                    try:
+                        entry = dictionary.entry(r.source)
+                    except DictionaryError as exc:
+                        problems.append(f"{r.label}: {exc}")
+                        continue
+                    claims = {m.claim for m in entry.fields.values()}
                     for e in r.emits:
                         st = e.specs.get("stock_type")
-                        if st is not None and st.const is not _MISSING and not is_stock_type(str(st.const)):
-                            problems.append(f"{r.label}: stock_type {st.const!r} is not a canonical stock type")
+                        if st is not None and st.const is not _MISSING and not (
+                            is_stock_type(str(st.const)) or st.const in claims
+                        ):
+                            problems.append(
+                                f"{r.label}: stock_type {st.const!r} is neither canonical nor a claim of {entry.name} "
+                                f"in the semantic dictionary"
+                            )
+                        fd = e.specs.get("field")
+                        if (
+                            e.kind == "observation" and fd is not None and fd.const is not _MISSING and entry.fields
+                            and str(fd.const) not in entry.fields
+                        ):
+                            problems.append(f"{r.label}: field {fd.const!r} is not in the dictionary entry for {entry.name}")
                         k = e.specs.get("kind")
                         if k is not None and k.const is not _MISSING and k.const not in ORDER_KINDS:
                             problems.append(f"{r.label}: order kind {k.const!r} is not one of {', '.join(ORDER_KINDS)}")
@@ -447,11 +471,14 @@ class RuleBook:
                     return MappingResult(errors=(f"{rule.label}: cannot prepare payload: {exc}",))
                 continue
             if matched or rule_id is not None:
-                return _run(rule, doc, source or rule.source, raw_event_id, received_at)
+                meta = {"topic": topic, "source_kind": source_kind, "api_version": rf.version}
+                return _run(rule, doc, meta, source or rule.source, raw_event_id, received_at)
         return MappingResult(unmapped=True, errors=(f"no rule in {rf.path} matches topic {topic!r}",))
 
 
-def _run(rule: Rule, doc: Any, source: str, raw_event_id: int | None, received_at: datetime) -> MappingResult:
+def _run(
+    rule: Rule, doc: Any, meta: dict[str, Any], source: str, raw_event_id: int | None, received_at: datetime
+) -> MappingResult:
     obs: list[Observation] = []
     deltas: list[StockDelta] = []
     orders: list[OrderEvent] = []
@@ -461,25 +488,30 @@ def _run(rule: Rule, doc: Any, source: str, raw_event_id: int | None, received_a
         for ii, item in enumerate(_items(emit.each, doc)):
             where = f"{rule.label} emit[{ei}]" + (f" item {ii} of {emit.each[1]}" if emit.each else "")
             try:
-                v = {k: spec.read(item, doc) for k, spec in emit.specs.items()}
+                v = {k: spec.read(item, doc, meta) for k, spec in emit.specs.items()}
                 src = str(v.pop("source", source))
+                for when in ("observed_at", "occurred_at"):
+                    if v.get(when) is None:
+                        v[when] = received_at
                 if emit.kind == "observation":
-                    v.setdefault("observed_at", received_at)
+                    v.pop("occurred_at")
                     v.setdefault("location", "default")
                     obs.append(Observation(source=src, **_strs(v, "sku", "location", "stock_type", "field"), **common))
                 elif emit.kind == "delta":
-                    v.setdefault("occurred_at", received_at)
+                    v.pop("observed_at")
                     v.setdefault("location", "default")
                     deltas.append(
                         StockDelta(source=src, **_strs(v, "sku", "location", "stock_type", "field", "reason", "ref"), **common)
                     )
                 else:
-                    lines = _lines(emit, item, doc)
-                    v.setdefault("occurred_at", received_at)
+                    lines = _lines(emit, item, doc, meta)
+                    v.pop("observed_at")
                     v["pay_to_deduct"] = bool(v.get("pay_to_deduct", False))
                     orders.append(OrderEvent(source=src, lines=lines, **_strs(v, "order_ref"), **common))
             except Exception as exc:  # a payload must never crash the pipeline; it is reported instead
                 errors.append(f"{where}: {exc}")
+    if not (obs or orders or deltas or errors):  # never a silent drop: say the rule found nothing to emit
+        errors.append(f"{rule.label}: matched but produced nothing (no item found by its each paths)")
     return MappingResult(tuple(obs), tuple(orders), tuple(deltas), False, tuple(errors), rule.id, rule.full_version)
 
 
@@ -487,14 +519,14 @@ def _strs(values: dict[str, Any], *keys: str) -> dict[str, Any]:
     return {k: (str(v) if k in keys and v is not None else v) for k, v in values.items()}
 
 
-def _lines(emit: _Emit, item: Any, root: Any) -> tuple[OrderLine, ...]:
+def _lines(emit: _Emit, item: Any, root: Any, meta: dict[str, Any]) -> tuple[OrderLine, ...]:
     """Every line of one order; one unreadable line rejects the order (never a partial order)."""
     if not emit.line_specs:
         return ()
     out: list[OrderLine] = []
     for li, line in enumerate(_items(emit.lines_each, item)):
         try:
-            v = {k: spec.read(line, root) for k, spec in emit.line_specs.items()}
+            v = {k: spec.read(line, root, meta) for k, spec in emit.line_specs.items()}
             loc = v.get("location")
             out.append(OrderLine(str(v["sku"]), v["qty"], None if loc is None else str(loc)))
         except (LookupError, ValueError, TypeError) as exc:
@@ -516,5 +548,3 @@ def load_rules(directory: Path | str = DEFAULT_DIR, *, strict: bool = False) -> 
             problems.append(str(exc))
     return RuleBook(files, problems)
 
-
-MappingFn = Callable[..., MappingResult]

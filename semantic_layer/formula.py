@@ -42,7 +42,7 @@ class EvalError(ValueError):
     pass
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Ref:
     source: str
     stock_type: str
@@ -271,7 +271,7 @@ class Formula:
     ) -> EvalResult:
         """Evaluate with ``resolver`` supplying each reference (None = no value yet)."""
         inputs: dict[str, Number | None] = {}
-        for ref in sorted(self.dependencies()):
+        for ref in sorted(self.dependencies(), key=str):
             v = resolver(ref)
             if v is not None and (isinstance(v, bool) or not isinstance(v, (int, Decimal))):
                 raise EvalError(f"resolver returned {v!r} for {ref}; expected int or Decimal")

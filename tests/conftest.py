@@ -18,7 +18,7 @@ from tests.support.hubserver import HubServer
 
 PG_ADMIN = os.environ.get("ZHONGSHU_TEST_PG", "postgresql://postgres:postgres@127.0.0.1:5432/postgres")
 PG_DB = os.environ.get("ZHONGSHU_TEST_PG_DB", f"zhongshu_test_{os.getpid()}")
-REDIS_URL = os.environ.get("ZHONGSHU_TEST_REDIS", "redis://127.0.0.1:6379/0")
+REDIS_URL = os.environ.get("ZHONGSHU_TEST_REDIS", "redis://127.0.0.1:6379/3")
 
 
 def pg_url(db: str = PG_DB) -> str:

@@ -41,8 +41,9 @@ class PageToken:
 
 
 def order_key(order: dict[str, Any]) -> str:
-    """Dedupe key of one order version: the id and its modified time."""
-    return f"jd-order:{order['orderId']}@{order['modified']}"
+    """Dedupe key of one order version: id, modified time and state (JD times have 1 s resolution,
+    so a cancel in the same second as the creation still makes a new version)."""
+    return f"jd-order:{order['orderId']}@{order['modified']}#{order.get('orderState', '')}"
 
 
 def next_token(token: PageToken, orders: list[dict[str, Any]], page_size: int) -> PageToken | None:

@@ -14,15 +14,14 @@ only a voucher not found is reported as TransientError (the hub retries, which l
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from datetime import date
 from typing import Any, ClassVar
 
-from connectors.base import Capability, Connector, InstanceConfig, RetryPolicy, TransientError, WriteResult
+from connectors.base import Capability, Connector, InstanceConfig, RetryPolicy, WriteResult
 from connectors.kingdee import payload
 from connectors.kingdee.client import KingdeeClient
-from connectors.vouchers.erp import PostedLine, PostedVoucher, VoucherRefused
+from connectors.vouchers.erp import PostedLine, PostedVoucher, VoucherRefused, post_exactly_once
 from connectors.vouchers.model import Voucher
 
 FORM_ID = "GL_VOUCHER"
@@ -49,7 +48,7 @@ class KingdeeConnector(Connector):
     def book_number(self, entity: str) -> str:
         return self.books.get(entity, entity)
 
-    async def find(self, key: str, *, book: str | None = None) -> PostedVoucher | None:
+    async def find(self, key: str, *, book: str | None = None, on: date | None = None) -> PostedVoucher | None:
         """The voucher carrying our idempotency `key`, read back from Kingdee, or None."""
         rows = await self.client.bill_query(FORM_ID, payload.field_keys(self.key_field),
                                             payload.key_filter(key, self.key_field))
@@ -65,29 +64,24 @@ class KingdeeConnector(Connector):
 
     async def post(self, voucher: Voucher) -> PostedVoucher:
         """Save the voucher unless Kingdee already holds its key; VoucherRefused carries Kingdee's words."""
-        existing = await self.find(voucher.key)
-        if existing is not None:
-            return dataclasses.replace(existing, already_posted=True)
+        return await post_exactly_once(voucher, lambda v: self.find(v.key), self._save)
+
+    async def _save(self, voucher: Voucher) -> PostedVoucher:
         data = payload.save_data(
             voucher, book_number=self.book_number(voucher.book),
             group=str(self.config.setting("voucher_group", "PRE001")),
             currency=str(self.config.setting("currency", "PRE001")), key_field=self.key_field,
             dimension_fields=self.config.setting("dimension_fields"),
         )
-        try:
-            result = await self.client.save(FORM_ID, data)
-        except TransientError:
-            existing = await self.find(voucher.key)  # query-before-retry: did the save land?
-            if existing is not None:
-                return dataclasses.replace(existing, already_posted=True)
-            raise
+        result = await self.client.save(FORM_ID, data)
         erp_id = str(result["Id"])
-        if self.config.setting("auto_audit", False):
+        audited = bool(self.config.setting("auto_audit", False))
+        if audited:
             await self.client.submit(FORM_ID, [erp_id])
             await self.client.audit(FORM_ID, [erp_id])
         return PostedVoucher(
             key=voucher.key, erp_id=erp_id, number=str(result.get("Number", "")), book=voucher.book,
-            date=voucher.date, status="C" if self.config.setting("auto_audit", False) else "A",
+            date=voucher.date, status="C" if audited else "A",
             lines=tuple(PostedLine(ln.account, ln.debit, ln.credit, ln.summary) for ln in voucher.lines),
             raw=result,
         )

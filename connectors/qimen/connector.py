@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
+from urllib.parse import parse_qsl
 
 from connectors.base import (
     Capability,
@@ -24,6 +25,7 @@ from connectors.base import (
     PushedEvent,
     RetryPolicy,
     VerificationError,
+    lower_headers,
 )
 
 from . import documents
@@ -31,7 +33,9 @@ from .client import QimenClient
 from .signing import DEFAULT_TIMESTAMP_WINDOW
 from .verifier import ack, refusal, verify_call
 
-__all__ = ["InventoryRow", "OrderAccepted", "QimenConnector"]
+__all__ = ["QUERY_PSEUDO_HEADER", "InventoryRow", "OrderAccepted", "QimenConnector"]
+
+QUERY_PSEUDO_HEADER = ":query"  # raw query string, for push endpoints that only pass headers and body
 
 
 @dataclass(frozen=True)
@@ -98,10 +102,15 @@ class QimenConnector(Connector):
     def verify_push(
         self, headers: Mapping[str, str], body: bytes, *, now: float, query: Mapping[str, str] | None = None
     ) -> PushedEvent:
-        """Verify a WMS→ERP call. Qimen signs the query string: pass the request's ``query`` params."""
+        """Verify a WMS→ERP call. Qimen signs the query string: pass the request's ``query`` params,
+        or the raw query string as the pseudo-header ``:query`` (what a generic push endpoint can do)."""
         if query is None:
-            raise VerificationError(400, "Qimen signs the query string; call verify_push(..., query=request params)",
-                                    instance=self.name)
+            raw = lower_headers(headers).get(QUERY_PSEUDO_HEADER)
+            if raw is None:
+                raise VerificationError(401, "Qimen signs the query string, but no query parameters were given "
+                                             "(verify_push(..., query=...) or the ':query' pseudo-header)",
+                                        instance=self.name)
+            query = dict(parse_qsl(raw, keep_blank_values=True))
         check_customer = bool(self.config.setting("check_customer_id", True))
         customer = self.config.setting("customer_id") if check_customer else None
         try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 
 from connectors.base import (
     PushedEvent,
@@ -32,9 +32,10 @@ def parse_shopify_time(value: str) -> datetime:
     text = value.strip().replace("Z", "+00:00")
     if "." in text:
         head, _, rest = text.partition(".")
-        digits = "".join(ch for ch in rest if ch.isdigit())
-        text = f"{head}.{digits[:6]}{rest[len(digits):]}"
-    return datetime.fromisoformat(text)
+        n = len(rest) - len(rest.lstrip("0123456789"))
+        text = f"{head}.{rest[:n][:6].ljust(6, '0')}{rest[n:]}"
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def verify_webhook(

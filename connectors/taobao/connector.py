@@ -182,7 +182,9 @@ class TaobaoConnector(Connector):
             next_token = str(pages) if pages > 1 else None
         else:
             next_token = str(page_no - 1) if page_no > 1 else None
-        by_key = {f"trade:{t['tid']}@{t['modified']}": t for t in trades}
+        # TOP times have whole-second resolution: the status joins the key so that a trade paid in
+        # the second it was created is still a new event
+        by_key = {f"trade:{t['tid']}@{t['modified']}#{t.get('status', '')}": t for t in trades}
         items = [(key, parse_timestamp(t["modified"])) for key, t in by_key.items()]
         keep, state = state.advance(items, next_token=next_token, overlap=overlap)
         events = tuple(trade_event(key, by_key[key]) for key in keep)

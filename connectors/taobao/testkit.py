@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -26,14 +27,18 @@ LISTINGS: dict[str, dict[str, Any]] = {
 }
 
 
+_names = itertools.count(1)
+
+
 @dataclass
 class RunningSandbox:
     url: str
     state: SandboxState
 
-    def config(self, *, name: str = "taobao-test", secret: str = APP_SECRET, **settings: Any) -> InstanceConfig:
+    def config(self, *, name: str | None = None, secret: str = APP_SECRET, **settings: Any) -> InstanceConfig:
+        # a fresh name per config: BaseClient shares one token bucket per shop name
         return InstanceConfig(
-            name=name, platform="taobao", base_url=self.url,
+            name=name or f"taobao-test-{next(_names)}", platform="taobao", base_url=self.url,
             credentials={"app_key": APP_KEY, "app_secret": secret, "access_token": ACCESS_TOKEN,
                          "refresh_token": REFRESH_TOKEN},
             settings={"rate_limit_per_second": 1000, "rate_limit_burst": 1000, **settings},

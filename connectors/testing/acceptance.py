@@ -91,11 +91,12 @@ class ConnectorAcceptanceSuite:
 
     # -- fixtures ---------------------------------------------------------------------------
     @pytest.fixture(scope="class")
-    def sandbox(self) -> Iterator[SandboxHandle]:
+    @classmethod
+    def sandbox(cls) -> Iterator[SandboxHandle]:
         receiver = Receiver()
-        factory = load_object(self.connector_class.sandbox_app or "")
+        factory = load_object(cls.connector_class.sandbox_app or "")
         with run_sandbox(receiver) as receiver_url:
-            app = factory(**self.sandbox_kwargs, hub_url=f"{receiver_url}/webhooks/kit")
+            app = factory(**cls.sandbox_kwargs, hub_url=f"{receiver_url}/webhooks/kit")
             with run_sandbox(app) as base_url:
                 yield SandboxHandle(base_url, receiver)
 
@@ -168,8 +169,120 @@ class ConnectorAcceptanceSuite:
             connector.verify_push(headers, body, now=time.time() + 86400)
 
     def test_refuses_malformed_body_even_when_signed(self, sandbox: SandboxHandle, connector: Connector) -> None:
-        headers, _ = self._push(sandbox)
+        headers, body = self._push(sandbox)
+        connector.verify_push(self.resign(headers, body, connector.config), body, now=time.time())  # resign works
         garbage = b'{"not json'
         with pytest.raises(VerificationError) as info:
             connector.verify_push(self.resign(headers, garbage, connector.config), garbage, now=time.time())
         assert 400 <= info.value.status_code < 500
+
+    # -- poll ---------------------------------------------------------------------------------
+    async def _drain(self, connector: Connector, cursor: str | None, seen: list[PushedEvent], max_pages: int) -> str:
+        for _ in range(max_pages):
+            page = await connector.poll(connector.streams[0], cursor)
+            seen.extend(page.events)
+            cursor = page.next_cursor
+            if not page.has_more:
+                return cursor or ""
+        raise AssertionError(f"poll did not finish within {max_pages} pages")
+
+    async def test_polls_every_event_once_across_a_restart(self, sandbox: SandboxHandle) -> None:
+        self._needs(Capability.POLL)
+        created = [sandbox.event(**self.order_event(self.stock_sku, 1))["record_id"] for _ in range(self.paging_events)]
+        mark = sandbox.last_seq()
+        config = self.config_for(sandbox)
+        seen: list[PushedEvent] = []
+        first = self.connector_class(config)
+        cursor: str | None = None
+        for _ in range(2):  # two pages, then "crash"
+            page = await first.poll(first.streams[0], cursor)
+            seen.extend(page.events)
+            cursor = page.next_cursor
+        await first.aclose()
+        second = self.connector_class(config)  # restart from the saved cursor
+        try:
+            cursor = await self._drain(second, cursor, seen, max_pages=100)
+            ids = [e.event_id for e in seen]
+            assert len(ids) == len(set(ids)), "poll emitted an event twice"
+            assert set(created) <= {self.record_id(e) for e in seen}, "poll missed events"
+            pages = [e for e in sandbox.log(mark) if e["method"] == "GET"]
+            assert len(pages) >= -(-self.paging_events // self.page_size), "connector did not page through the sandbox"
+            # an edit after the read shows up again, as a new event; nothing else repeats
+            sandbox.event(**self.cancel_event(created[0]))
+            again: list[PushedEvent] = []
+            await self._drain(second, cursor, again, max_pages=100)
+            assert created[0] in {self.record_id(e) for e in again}, "an edit after the read was missed"
+            assert not {e.event_id for e in again} & set(ids), "overlap repeats were not deduped"
+        finally:
+            await second.aclose()
+
+    # -- stock --------------------------------------------------------------------------------
+    async def test_writes_stock_and_reads_it_back(self, sandbox: SandboxHandle, connector: Connector) -> None:
+        self._needs(Capability.WRITE_STOCK, Capability.READ_STOCK)
+        mark = sandbox.last_seq()
+        result = await connector.write_stock(self.stock_sku, 37, idempotency_key=uuid.uuid4().hex)
+        assert result.quantity == 37
+        assert (await connector.read_stock([self.stock_sku]))[self.stock_sku] == 37
+        assert self.sandbox_available(sandbox.stock(), self.stock_sku) == 37
+        assert len(sandbox.log(mark)) >= 2, "write and read never reached the sandbox"
+
+    async def test_compare_and_set_refuses_a_stale_expectation(self, sandbox: SandboxHandle, connector: Connector) -> None:
+        self._needs(Capability.WRITE_STOCK_CAS)
+        await connector.write_stock(self.stock_sku, 20, idempotency_key=uuid.uuid4().hex)
+        with pytest.raises(ConflictError):
+            await connector.write_stock(self.stock_sku, 25, compare_to=19, idempotency_key=uuid.uuid4().hex)
+        assert self.sandbox_available(sandbox.stock(), self.stock_sku) == 20
+        result = await connector.write_stock(self.stock_sku, 25, compare_to=20, idempotency_key=uuid.uuid4().hex)
+        assert result.quantity == 25 and self.sandbox_available(sandbox.stock(), self.stock_sku) == 25
+
+    async def test_delta_write_is_idempotent(self, sandbox: SandboxHandle, connector: Connector) -> None:
+        self._needs(Capability.WRITE_STOCK_DELTA)
+        await connector.write_stock(self.stock_sku, 30, idempotency_key=uuid.uuid4().hex)
+        key = uuid.uuid4().hex
+        mark = sandbox.last_seq()
+        for _ in range(2):
+            await connector.write_stock(self.stock_sku, None, delta=-3, idempotency_key=key)
+        assert self.sandbox_available(sandbox.stock(), self.stock_sku) == 27
+        assert len(sandbox.log(mark)) >= 2, "the repeated write never reached the sandbox"
+
+    # -- limits and errors --------------------------------------------------------------------
+    async def test_respects_rate_limit_and_retries_429(self, sandbox: SandboxHandle) -> None:
+        self._needs(Capability.READ_STOCK)
+        rate, burst = self.rate_limit
+        connector = self.connector_class(
+            self.config_for(sandbox, settings={"rate_limit_per_second": rate, "rate_limit_burst": burst}))
+        try:
+            mark = sandbox.last_seq()
+            sandbox.faults(force_429=2)
+            for _ in range(8):
+                await connector.read_stock([self.stock_sku])
+        finally:
+            await connector.aclose()
+        log = sandbox.log(mark)
+        statuses = [e["status"] for e in log]
+        assert statuses[:2] == [429, 429] and statuses.count(429) == 2, f"429s not played/retried: {statuses}"
+        assert len(log) == 10, f"expected 8 calls + 2 retries, sandbox saw {len(log)}"
+        times = [e["at"] for e in log]
+        for i in range(len(times)):
+            for j in range(i + 1, len(times)):
+                allowed = burst + rate * (times[j] - times[i]) + 1  # +1: arrival jitter on loopback
+                assert j - i + 1 <= allowed, f"burst above the limit: {j - i + 1} requests in {times[j] - times[i]:.3f}s"
+
+    async def test_retries_server_errors(self, sandbox: SandboxHandle, connector: Connector) -> None:
+        self._needs(Capability.READ_STOCK)
+        mark = sandbox.last_seq()
+        sandbox.faults(force_error={"kind": "server", "count": 2})
+        assert self.stock_sku in await connector.read_stock([self.stock_sku])
+        statuses = [e["status"] for e in sandbox.log(mark)]
+        assert len(statuses) == 3 and statuses[-1] < 400 and all(s >= 500 for s in statuses[:2]), statuses
+
+    async def test_classifies_permanent_errors_without_retrying(
+        self, sandbox: SandboxHandle, connector: Connector
+    ) -> None:
+        self._needs(Capability.READ_STOCK)
+        for kind, expected in self.forced_errors.items():
+            mark = sandbox.last_seq()
+            sandbox.faults(force_error={"kind": kind, "count": 1})
+            with pytest.raises(expected):
+                await connector.read_stock([self.stock_sku])
+            assert len(sandbox.log(mark)) == 1, f"{kind}: expected exactly one call (no retry)"

@@ -64,20 +64,24 @@ class Faults:
         """Apply a ``/_sandbox/faults`` body; raises ``ValueError`` naming a bad field."""
         if not isinstance(body, dict):
             raise ValueError("faults body must be a JSON object")
-        self.latency_ms = int(body.get("latency_ms", self.latency_ms))
-        self.error_rate = float(body.get("error_rate", self.error_rate))
-        if not 0.0 <= self.error_rate <= 1.0:
+        latency = int(body.get("latency_ms", self.latency_ms))
+        rate = float(body.get("error_rate", self.error_rate))
+        if not 0.0 <= rate <= 1.0:
             raise ValueError("error_rate must be between 0 and 1")
-        self.force_429 = int(body.get("force_429", self.force_429))
+        force_429 = int(body.get("force_429", self.force_429))
+        kind, count = self.force_kind, self.force_count
         forced = body.get("force_error")
         if forced is not None:
             kind = forced.get("kind") if isinstance(forced, dict) else None
             if kind not in FAULT_KINDS:
                 raise ValueError(f"force_error.kind must be one of {', '.join(FAULT_KINDS)}")
-            self.force_kind, self.force_count = kind, int(forced.get("count", 1))
-        if "seed" in body:
-            self.seed = int(body["seed"])
-            self._rng.seed(self.seed)
+            count = int(forced.get("count", 1))
+        seed = int(body["seed"]) if "seed" in body else None
+        self.latency_ms, self.error_rate, self.force_429 = latency, rate, force_429
+        self.force_kind, self.force_count = kind, count
+        if seed is not None:
+            self.seed = seed
+            self._rng.seed(seed)
 
     def next(self) -> str | None:
         """The fault kind to play on this request, or None."""

@@ -7,12 +7,14 @@ hub dead-letters it and posting resumes once the mapping or the ERP is fixed.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Protocol
 
-from connectors.base import ValidationError
+from connectors.base import TransientError, ValidationError
 from connectors.vouchers.model import Voucher
 
 
@@ -65,5 +67,29 @@ class VoucherPoster(Protocol):
     """Implemented by KingdeeConnector and YonyouConnector."""
 
     async def post(self, voucher: Voucher) -> PostedVoucher: ...
-    async def find(self, key: str, *, book: str | None = None) -> PostedVoucher | None: ...
+    async def find(self, key: str, *, book: str | None = None, on: date | None = None) -> PostedVoucher | None: ...
     async def list_posted(self, book: str, start: date, end: date) -> list[PostedVoucher]: ...
+
+
+async def post_exactly_once(
+    voucher: Voucher,
+    find: Callable[[Voucher], Awaitable[PostedVoucher | None]],
+    save: Callable[[Voucher], Awaitable[PostedVoucher]],
+) -> PostedVoucher:
+    """Query-before-save and query-after-timeout, for ERPs without (trusted) idempotent saves.
+
+    1. the key is already in the ERP → return it (`already_posted=True`), save nothing;
+    2. save; a `TransientError` (timeout, connection drop, 5xx) may hide a save that landed, so
+       look again — found → `already_posted=True`; not found → re-raise, the hub retries (step 1).
+    A refusal (`VoucherRefused`) passes through untouched.
+    """
+    existing = await find(voucher)
+    if existing is not None:
+        return dataclasses.replace(existing, already_posted=True)
+    try:
+        return await save(voucher)
+    except TransientError:
+        existing = await find(voucher)
+        if existing is not None:
+            return dataclasses.replace(existing, already_posted=True)
+        raise

@@ -91,9 +91,9 @@ async def fail(session: AsyncSession, job: Job, error: str, *, max_attempts: int
 
 async def due_job_ids(session: AsyncSession, *, limit: int = 500, stuck_after: float | None = None) -> list[int]:
     """Pending jobs that are due, in priority order; with ``stuck_after``, first re-arm lost running jobs."""
-    now = utcnow()
     if stuck_after is not None:
         await requeue_stuck(session, stuck_after)
+    now = utcnow()
     stmt = (
         select(Job.id)
         .where(Job.state == "pending", Job.run_at <= now)

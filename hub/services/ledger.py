@@ -141,11 +141,14 @@ async def _insert_movements(session: AsyncSession, fresh: list[Movement]) -> dic
 
 async def _apply_deltas(session: AsyncSession, applied: list[Movement], guarded_buckets: Sequence[str]) -> None:
     now = utcnow()
+    credits: list[dict[str, Any]] = []
     for (sku, account), delta in net_deltas(applied).items():
         if delta < 0 and is_guarded(account, guarded_buckets):
             await _debit_guarded(session, sku, account, -delta, now)
         else:
-            await _upsert(session, sku, account, delta, now)
+            credits.append({"sku": sku, "account": account, "qty": delta, "version": 1, "updated_at": now})
+    if credits:
+        await _upsert(session, credits)
 
 
 async def _debit_guarded(session: AsyncSession, sku: str, account: str, qty: int, now: Any) -> None:
@@ -160,12 +163,14 @@ async def _debit_guarded(session: AsyncSession, sku: str, account: str, qty: int
         raise WouldOverdraw(sku, account, held or 0, qty)
 
 
-async def _upsert(session: AsyncSession, sku: str, account: str, delta: int, now: Any) -> None:
-    stmt = insert(session, Balance).values(sku=sku, account=account, qty=delta, version=1, updated_at=now)
+async def _upsert(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """One multi-row upsert for every unguarded change of the batch (rows arrive sorted)."""
+    stmt = insert(session, Balance).values(rows)
     stmt = stmt.on_conflict_do_update(
         index_elements=["sku", "account"],
-        set_={"qty": Balance.qty + delta, "version": Balance.version + 1, "updated_at": now},
-    )
+        set_={"qty": Balance.qty + stmt.excluded.qty, "version": Balance.version + 1,
+              "updated_at": stmt.excluded.updated_at},
+    )  # fmt: skip
     await session.execute(stmt)
 
 

@@ -117,7 +117,7 @@ async def test_session_lost_triggers_one_relogin(sandbox: str) -> None:
         await kd.find("ZS0000000000000000")  # logs in
         httpx.post(f"{sandbox}/_sandbox/faults", json={"force_error": {"kind": "auth", "count": 1}}).raise_for_status()
         assert await kd.find("ZS0000000000000000") is None
-    logins = [e for e in httpx.get(f"{sandbox}/_sandbox/log").json() if "ValidateUser" in e["path"]]
+    logins = [e for e in httpx.get(f"{sandbox}/_sandbox/log").json()["requests"] if "ValidateUser" in e["path"]]
     assert len(logins) == 2
 
 
@@ -160,11 +160,12 @@ def test_operator_endpoints_answer_bad_input_with_4xx(sandbox: str) -> None:
     assert httpx.post(f"{sandbox}/_sandbox/knobs", content=b"[").status_code == 400
     assert httpx.post(f"{sandbox}/_sandbox/periods", json={}).status_code == 400
     assert httpx.delete(f"{sandbox}/_sandbox/vouchers/42").status_code == 404
-    assert httpx.post(f"{sandbox}/_sandbox/faults", json={"error_rate": 3}).status_code == 400
     assert httpx.post(f"{sandbox}/_sandbox/events", json={}).status_code == 422
     garbage = httpx.post(f"{sandbox}/k3cloud/Kingdee.BOS.WebApi.ServicesStub.DynamicFormService.Save.common.kdsvc",
                          content=b"{not json")
     assert garbage.status_code == 200 and garbage.json()["Result"]["ResponseStatus"]["IsSuccess"] is False
+    # last: connectors.testing.Faults keeps error_rate=3 even though it answers 400 (reported to the lead)
+    assert httpx.post(f"{sandbox}/_sandbox/faults", json={"error_rate": 3}).status_code == 400
 
 
 def test_voucher_dict_round_trip() -> None:

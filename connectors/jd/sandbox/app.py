@@ -44,6 +44,24 @@ def _json(body: Any, status: int = 200) -> Response[Any]:
     return Response(content=body, status_code=status, media_type="application/json;charset=utf-8")
 
 
+# JD answers everything with HTTP 200; the log's ``status`` is the HTTP-equivalent outcome
+_EQUIVALENT = {"9": 400, "11": 401, "12": 401, "15": 400, "18": 429, "19": 401, "21": 401, "66": 504, "67": 503,
+               "SKU_NOT_EXIST": 404, "PARAM_MISSING": 400, "PARAM_INVALID": 400}
+
+
+def outcome(response: Response[Any]) -> tuple[str, int]:
+    """(JD code, HTTP-equivalent status) of an answer, for ``/_sandbox/log``."""
+    body = response.content if isinstance(response.content, dict) else {}
+    if "error_response" in body:
+        code = str(body["error_response"].get("code"))
+        return code, _EQUIVALENT.get(code, 400)
+    payload = next(iter(body.values()), {}) if body else {}
+    if isinstance(payload, dict) and payload.get("success") is False:
+        code = str(payload.get("errCode"))
+        return code, _EQUIVALENT.get(code, 422)
+    return "0", 200
+
+
 def _error(code: codes.JdCode) -> Response[Any]:
     return _json(codes.error_body(code))
 
@@ -169,7 +187,8 @@ def create_app(
         entry = log.add(method=request.method, path=request.url.path, query=request.url.query or "",
                         body=body, headers=dict(request.headers))
         response = await answer(await params_of(request, body))
-        entry["status"] = response.status_code
+        entry["http_status"] = response.status_code
+        entry["code"], entry["status"] = outcome(response)
         return response
 
     async def answer(params: dict[str, str]) -> Response[Any]:
@@ -256,18 +275,19 @@ def create_app(
     def apply_event(event: Mapping[str, Any]) -> dict[str, Any]:
         kind = str(event.get("type", ""))
         if kind in ("order", "order.created", "orders/create"):
-            lines = event.get("lines") or [{"sku": event.get("sku"), "qty": event.get("qty", 1)}]
-            order = shop.create_order([(sku_of(line), int(line.get("qty", 1))) for line in lines], now())
-            return {"order_id": order.order_id, "state": order.state}
+            lines = event.get("lines") or [{"sku": event.get("sku"), "qty": event.get("qty", event.get("quantity", 1))}]
+            order = shop.create_order(
+                [(sku_of(line), int(line.get("qty", line.get("quantity", 1)))) for line in lines], now())
+            return {"record_id": order.order_id, "order_id": order.order_id, "state": order.state}
         if kind in ("cancel", "order.cancelled", "orders/cancelled"):
             order = shop.cancel_order(str(event.get("order_id")), now())
-            return {"order_id": order.order_id, "state": order.state}
+            return {"record_id": order.order_id, "order_id": order.order_id, "state": order.state}
         if kind in ("ship", "order.shipped"):
             order = shop.touch_order(str(event.get("order_id")), now(), state=ORDER_SHIPPED)
-            return {"order_id": order.order_id, "state": order.state}
+            return {"record_id": order.order_id, "order_id": order.order_id, "state": order.state}
         if kind in ("modify", "order.modified"):
             order = shop.touch_order(str(event.get("order_id")), now(), remark=str(event.get("remark", "")))
-            return {"order_id": order.order_id, "state": order.state}
+            return {"record_id": order.order_id, "order_id": order.order_id, "state": order.state}
         if kind in ("stock", "stock.changed", "inventory_levels/update"):
             sku = sku_of(event)
             with shop.lock:
@@ -296,16 +316,16 @@ def create_app(
 
     @get("/_sandbox/log")
     async def read_log(since: int = 0) -> Response[Any]:
-        return _json(log.entries(since))
+        return _json({"requests": log.entries(since)})
 
     @get("/_sandbox/stock")
     async def read_stock() -> Response[Any]:
-        return _json(shop.stock_view())
+        return _json({"stock": shop.stock_view()})
 
     @get("/_sandbox/orders")
     async def read_orders() -> Response[Any]:
         with shop.lock:
-            return _json([o.to_wire(shop.vender_id) for o in shop.orders.values()])
+            return _json({"orders": [o.to_wire(shop.vender_id) for o in shop.orders.values()]})
 
     @get("/_sandbox/token")
     async def read_token() -> Response[Any]:

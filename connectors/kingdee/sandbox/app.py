@@ -302,8 +302,8 @@ def create_app(
         return Response({"accounts": sorted(state.accounts)})
 
     @get("/_sandbox/log")
-    async def get_log(since: int = 0) -> list[dict[str, Any]]:
-        return log.entries(since)
+    async def get_log(since: int = 0) -> dict[str, Any]:
+        return {"requests": log.entries(since)}
 
     @get("/_sandbox/stock")
     async def stock() -> dict[str, Any]:
@@ -312,7 +312,7 @@ def create_app(
         for v in state.vouchers.values():
             for e in v.entries:
                 balances[e["_account"]] = balances.get(e["_account"], 0.0) + float(e["_debit"] - e["_credit"])
-        return {"balances": balances}
+        return {"stock": {}, "balances": balances}
 
     @post("/_sandbox/faults", status_code=200)
     async def set_faults(request: Request[Any, Any, Any]) -> Response[Any]:

@@ -30,9 +30,9 @@ from ._app import (
 )
 from ._faults import LogMiddleware
 from ._routes2 import (
-    oauth_access_token,
     authorize,
     graphql,
+    oauth_access_token,
     order,
     orders,
     sandbox_events,

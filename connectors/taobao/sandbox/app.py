@@ -7,13 +7,17 @@ an ``application/x-www-form-urlencoded`` body or a multipart body, all signed to
 Operator endpoints (not part of TOP)::
 
     POST /_sandbox/events    {"type":"order","sku":"SKU-A","qty":2,"paid":false,"mode":"pay"|"place"}
-                             {"type":"pay"|"ship"|"cancel","tid":...}
+                               ("quantity" is accepted for "qty"); answers {"tid","record_id","status"}
+                             {"type":"pay"|"ship"|"cancel","tid":...}   ("order_id" is accepted for "tid")
                              {"type":"stock","sku":"SKU-A","quantity":40}   (seller edits stock in the backend)
-    GET  /_sandbox/log       every request with arrival time
-    GET  /_sandbox/stock     {"SKU-A": {"num_iid":..,"sku_id":..,"quantity":..,"with_hold_quantity":..}}
+    GET  /_sandbox/log       {"requests": [...]} every request with arrival time, HTTP status, and for
+                             gateway calls "api" and, when refused, "top_code"/"top_sub_code"
+    GET  /_sandbox/stock     {"stock": {"SKU-A": {"num_iid":..,"sku_id":..,"quantity":..,"with_hold_quantity":..,
+                             "sellable":..}}}
     POST /_sandbox/faults    the shared fault knobs, plus "ban_seconds" for forced code-7 answers
     POST /_sandbox/sessions  {"nick":"shop","expires_in":86400} -> a new session and refresh token
-    POST /_sandbox/clock     {"advance_seconds": 301}  (moves session expiry, bans, TMC visibility)
+    POST /_sandbox/clock     {"advance_seconds": 301, "freeze": true}  (moves or stops the clock behind
+                             session expiry, bans, TMC visibility, trade times and the timestamp check)
     GET  /_sandbox/tmc       the TMC queue: pending and confirmed message ids with delivery counts
     GET  /_sandbox/trades    every trade as TOP returns it
 """
@@ -128,15 +132,17 @@ def create_app(
                 if mode not in (None, "pay", "place"):
                     raise ValueError("mode must be 'pay' (pay-to-deduct) or 'place' (place-to-deduct)")
                 trade = state.create_trade(
-                    outer_id=sku, num=int(body.get("qty", 1)), buyer_nick=str(body.get("buyer", "tb_buyer")),
+                    outer_id=sku, num=int(body.get("qty", body.get("quantity", 1))), buyer_nick=str(body.get("buyer", "tb_buyer")),
                     pay_to_deduct=None if mode is None else mode == "pay", paid=bool(body.get("paid", False)))
-                return Response({"tid": trade.tid, "status": trade.status})
+                return Response({"tid": trade.tid, "record_id": str(trade.tid), "status": trade.status})
             if kind in ("pay", "ship", "cancel", "close"):
-                tid = int(body["tid"])
+                if body.get("tid") is None and body.get("order_id") is None:
+                    raise KeyError("tid")
+                tid = int(body.get("tid") or body["order_id"])
                 action = {"pay": state.pay_trade, "ship": state.ship_trade,
                           "cancel": state.close_trade, "close": state.close_trade}[kind]
                 trade = action(tid)
-                return Response({"tid": trade.tid, "status": trade.status})
+                return Response({"tid": trade.tid, "record_id": str(trade.tid), "status": trade.status})
             if kind == "stock":
                 item, sku_obj = state.find_by_outer_id(str(body.get("sku")))
                 state.set_quantity(item, sku_obj, int(body["quantity"]), 1, clamp=False)
@@ -151,8 +157,8 @@ def create_app(
             return _bad(str(exc))
 
     @get("/_sandbox/log")
-    async def log(since: int = 0) -> list[dict[str, Any]]:
-        return state.log.entries(since)
+    async def log(since: int = 0) -> dict[str, Any]:
+        return {"requests": state.log.entries(since)}
 
     @get("/_sandbox/stock")
     async def stock() -> dict[str, Any]:
@@ -167,7 +173,7 @@ def create_app(
                         "sellable": h.quantity - h.with_hold_quantity,
                         "mode": "pay_to_deduct" if item.sub_stock else "place_to_deduct",
                     }
-        return out
+        return {"stock": out}
 
     @post("/_sandbox/faults", status_code=200)
     async def faults(request: Request[Any, Any, Any]) -> Response[Any]:
@@ -197,9 +203,13 @@ def create_app(
     async def clock(request: Request[Any, Any, Any]) -> Response[Any]:
         try:
             body = await _json_object(request)
-            state.clock.advance(float(body["advance_seconds"]))
+            if "freeze" not in body and "advance_seconds" not in body:
+                raise KeyError("advance_seconds")
+            if "freeze" in body:
+                state.clock.freeze(bool(body["freeze"]))
+            state.clock.advance(float(body.get("advance_seconds", 0)))
         except KeyError:
-            return _bad("missing field 'advance_seconds'")
+            return _bad("missing field 'advance_seconds' (or 'freeze')")
         except (TypeError, ValueError) as exc:
             return _bad(str(exc))
         return Response({"now": state.now().isoformat(), "offset_seconds": state.clock.offset.total_seconds()})

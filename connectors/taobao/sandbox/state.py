@@ -48,12 +48,23 @@ class SandboxClock:
 
     def __init__(self) -> None:
         self.offset = timedelta(0)
+        self.frozen_at: datetime | None = None
 
     def now(self) -> datetime:
+        if self.frozen_at is not None:
+            return self.frozen_at + self.offset
         return datetime.now(timezone.utc) + self.offset
 
     def advance(self, seconds: float) -> None:
         self.offset += timedelta(seconds=seconds)
+
+    def freeze(self, frozen: bool) -> None:
+        """Stop (or restart) the clock so per-second limits can be tested without races."""
+        if frozen and self.frozen_at is None:
+            self.frozen_at = datetime.now(timezone.utc)
+        elif not frozen and self.frozen_at is not None:
+            self.offset += self.frozen_at - datetime.now(timezone.utc)
+            self.frozen_at = None
 
 
 @dataclass
