@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     guarded_buckets: list[str] = ["free"]
     """Ledger buckets that may never go below zero. ``free`` always is."""
 
+    default_location: str = "WH-MAIN"
+    """Where orders reserve stock when neither the order line nor the channel names a warehouse."""
+
     reservation_sweep_seconds: float = Field(default=1.0, gt=0)
     """How often expired reservations are released."""
 

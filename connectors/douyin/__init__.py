@@ -1,4 +1,5 @@
 """Douyin shop (抖店) connector: signed client, message push verifier, stock sync, sandbox."""
+
 from __future__ import annotations
 
 from .connector import DouyinConnector

@@ -6,6 +6,7 @@ official Go SDK sends). We send ``x-open-no-old-err-code: 1`` and read ``code``/
 10000 is success; ``isv.access-token-expired``/``-no-existed`` → refresh once and retry;
 60000 → rate limited; ``isv.idempotent-id-existed`` → the write was applied before (not an error).
 """
+
 from __future__ import annotations
 
 import time
@@ -49,8 +50,14 @@ class DouyinClient(BaseClient):
         clock: Callable[[], float] = time.time,
         on_tokens: Callable[[Mapping[str, Any]], None] | None = None,
     ) -> None:
-        super().__init__(config, errors=codes.ERRORS, rate=DEFAULT_RATE, burst=DEFAULT_BURST, retry=retry,
-                         headers={"Content-Type": "application/json", "x-open-no-old-err-code": "1"})
+        super().__init__(
+            config,
+            errors=codes.ERRORS,
+            rate=DEFAULT_RATE,
+            burst=DEFAULT_BURST,
+            retry=retry,
+            headers={"Content-Type": "application/json", "x-open-no-old-err-code": "1"},
+        )
         self.clock, self.on_tokens = clock, on_tokens
         self.access_token = config.credentials.get("access_token") or None
         self.refresh_token = config.credentials.get("refresh_token") or None
@@ -61,12 +68,18 @@ class DouyinClient(BaseClient):
         method = method_for_path(path)
         param_json = canonical_json(dict(params))
         timestamp = str(int(self.clock()))
-        query = {"app_key": self.config.credential("app_key"), "method": method, "timestamp": timestamp,
-                 "v": "2", "sign_method": self.sign_method}
+        query = {
+            "app_key": self.config.credential("app_key"),
+            "method": method,
+            "timestamp": timestamp,
+            "v": "2",
+            "sign_method": self.sign_method,
+        }
         if with_token and self.access_token:
             query["access_token"] = self.access_token
-        query["sign"] = sign(query["app_key"], self.config.credential("app_secret"), method, param_json,
-                             timestamp, self.sign_method)
+        query["sign"] = sign(
+            query["app_key"], self.config.credential("app_secret"), method, param_json, timestamp, self.sign_method
+        )
         return query, param_json
 
     async def call(self, path: str, params: Mapping[str, Any]) -> Answer:
@@ -95,19 +108,25 @@ class DouyinClient(BaseClient):
         try:
             body = response.json()
         except ValueError as exc:
-            raise TransientError("Douyin answered with something that is not JSON", instance=self.config.name,
-                                 detail=response.text[:200]) from exc
+            raise TransientError(
+                "Douyin answered with something that is not JSON", instance=self.config.name, detail=response.text[:200]
+            ) from exc
         if not isinstance(body, dict):
             raise TransientError("Douyin answer is not an object", instance=self.config.name, detail=str(body)[:200])
         code = body.get("code", body.get("err_no"))
         if code in (codes.SUCCESS, 0):
             return
         key = codes.lookup_key(int(code or 0), body.get("sub_code"))
+        reason = body.get("sub_msg") or body.get("msg") or body.get("message")
         if self.errors.resolve(key).action is ResponseAction.IGNORE:
             return
-        raise self.errors.error_for(key, instance=self.config.name, status=response.status_code,
-                                    detail=f"{code} {body.get('sub_code', '')}: {body.get('sub_msg') or body.get('msg') or body.get('message')}",
-                                    retry_after=1.0 if code == codes.FLOW_LIMITED.code else None)
+        raise self.errors.error_for(
+            key,
+            instance=self.config.name,
+            status=response.status_code,
+            detail=f"{code} {body.get('sub_code', '')}: {reason}"[:300],
+            retry_after=1.0 if code == codes.FLOW_LIMITED.code else None,
+        )
 
     async def renew(self) -> None:
         """Get a fresh access token: ``/token/refresh`` with the refresh token, else (self-use apps)
@@ -115,10 +134,14 @@ class DouyinClient(BaseClient):
         if self.refresh_token:
             path, params = "/token/refresh", {"grant_type": "refresh_token", "refresh_token": self.refresh_token}
         elif self.config.credentials.get("shop_id"):
-            path, params = "/token/create", {"grant_type": "authorization_self", "shop_id": self.config.credentials["shop_id"], "code": ""}
+            path, params = (
+                "/token/create",
+                {"grant_type": "authorization_self", "shop_id": self.config.credentials["shop_id"], "code": ""},
+            )
         else:
-            raise AuthError("Douyin access token expired and no refresh_token or shop_id to renew it",
-                            instance=self.config.name)
+            raise AuthError(
+                "Douyin access token expired and no refresh_token or shop_id to renew it", instance=self.config.name
+            )
         await self.create_token(path, params)
 
     async def create_token(self, path: str, params: Mapping[str, Any]) -> Answer:
@@ -131,6 +154,11 @@ class DouyinClient(BaseClient):
         self.access_token = str(data["access_token"])
         self.refresh_token = str(data.get("refresh_token") or self.refresh_token or "") or None
         if self.on_tokens:
-            self.on_tokens({"access_token": self.access_token, "refresh_token": self.refresh_token,
-                            "expires_in": data.get("expires_in")})
+            self.on_tokens(
+                {
+                    "access_token": self.access_token,
+                    "refresh_token": self.refresh_token,
+                    "expires_in": data.get("expires_in"),
+                }
+            )
         return data

@@ -1,6 +1,7 @@
 """DouyinConnector: message push in (event-sign, msg_id dedupe), orders/stock polled, stock set
 in full or by delta with ``idempotent_id``. Douyin's 可售库存 (``stock_num``) includes presale-locked
 units (``prehold_stock_num``); both travel in every stock payload."""
+
 from __future__ import annotations
 
 import hashlib
@@ -8,7 +9,7 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from connectors.base import (
@@ -29,20 +30,35 @@ from connectors.base import (
 from .client import DouyinClient
 from .verifier import ACK_BODY, FAIL_BODY, MsgIdMemory, PushMessage, parse_push, verify_push_signature
 
-TOPICS = {"100": "order.created", "101": "order.paid", "102": "order.shipped", "103": "order.finished",
-          "105": "order.address_changed", "106": "order.cancelled", "110": "order.paid_pending",
-          "200": "refund.requested", "206": "refund.succeeded", "400": "product.changed"}
+TOPICS = {
+    "100": "order.created",
+    "101": "order.paid",
+    "102": "order.shipped",
+    "103": "order.finished",
+    "105": "order.address_changed",
+    "106": "order.cancelled",
+    "110": "order.paid_pending",
+    "200": "refund.requested",
+    "206": "refund.succeeded",
+    "400": "product.changed",
+}
 ORDER_TAGS = {"100", "101", "102", "103", "105", "106", "110"}
 
 
 def _event_for(message: PushMessage) -> PushedEvent:
-    occurred = next((message.data[k] for k in ("update_time", "cancel_time", "pay_time", "create_time")
-                     if isinstance(message.data.get(k), int)), None)
+    occurred = next(
+        (
+            message.data[k]
+            for k in ("update_time", "cancel_time", "pay_time", "create_time")
+            if isinstance(message.data.get(k), int)
+        ),
+        None,
+    )
     return PushedEvent(
         event_id=f"douyin-msg:{message.msg_id}",
         topic=TOPICS.get(message.tag, f"tag.{message.tag}"),
         payload={"tag": message.tag, "msg_id": message.msg_id, "data": message.data},
-        occurred_at=datetime.fromtimestamp(occurred, timezone.utc) if occurred else None,
+        occurred_at=datetime.fromtimestamp(occurred, UTC) if occurred else None,
         source="push",
     )
 
@@ -57,8 +73,14 @@ class DouyinConnector(Connector):
 
     platform: ClassVar[str] = "douyin"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.PUSH, Capability.POLL, Capability.LIST_ORDERS, Capability.READ_STOCK,
-         Capability.WRITE_STOCK, Capability.WRITE_STOCK_DELTA}
+        {
+            Capability.PUSH,
+            Capability.POLL,
+            Capability.LIST_ORDERS,
+            Capability.READ_STOCK,
+            Capability.WRITE_STOCK,
+            Capability.WRITE_STOCK_DELTA,
+        }
     )
     sandbox_app: ClassVar[str | None] = "connectors.douyin.sandbox:create_app"
     mapping_dir: ClassVar[str | None] = "douyin"
@@ -87,8 +109,9 @@ class DouyinConnector(Connector):
     # -- push ----------------------------------------------------------------------------------
     def verify_push_messages(self, headers: Mapping[str, str], body: bytes, *, now: float) -> list[PushedEvent]:
         """Every message of a verified push not seen before (one event per ``msg_id``)."""
-        verify_push_signature(headers, body, app_key=self.config.credential("app_key"),
-                              app_secret=self.config.credential("app_secret"))
+        verify_push_signature(
+            headers, body, app_key=self.config.credential("app_key"), app_secret=self.config.credential("app_secret")
+        )
         return [_event_for(m) for m in parse_push(body) if not self.memory.seen(m.msg_id, now)]
 
     def verify_push(self, headers: Mapping[str, str], body: bytes, *, now: float) -> PushedEvent:
@@ -99,8 +122,9 @@ class DouyinConnector(Connector):
         """
         events = self.verify_push_messages(headers, body, now=now)
         if not events:
-            raise VerificationError(200, "every msg_id in this push was already accepted", refused=False,
-                                    instance=self.name)
+            raise VerificationError(
+                200, "every msg_id in this push was already accepted", refused=False, instance=self.name
+            )
         if len(events) == 1:
             return events[0]
         ids = sorted(e.payload["msg_id"] for e in events)
@@ -150,14 +174,26 @@ class DouyinConnector(Connector):
         """Orders by update_time, keyset-paged like JD's (see ``connectors.jd.poller``)."""
         overlap = timedelta(seconds=float(self.config.setting("poll_overlap_seconds", 120)))
         size = int(self.config.setting("page_size", 50))
-        state = PollCursor.loads(cursor).open(now=datetime.fromtimestamp(int(self._clock()), timezone.utc))
+        state = PollCursor.loads(cursor).open(now=datetime.fromtimestamp(int(self._clock()), UTC))
         since, until = state.bounds(overlap)
         if since is None:
             since = until - timedelta(seconds=float(self.config.setting("poll_initial_lookback_seconds", 86400)))
-        token = json.loads(state.page_token) if state.page_token else {"from": int(since.timestamp()), "page": 0, "skip": []}
-        data = await self.client.call("/order/searchList", {
-            "update_time_start": token["from"], "update_time_end": int(until.timestamp()),
-            "order_by": "update_time", "order_asc": True, "page": token["page"], "size": size})
+        token = (
+            json.loads(state.page_token)
+            if state.page_token
+            else {"from": int(since.timestamp()), "page": 0, "skip": []}
+        )
+        data = await self.client.call(
+            "/order/searchList",
+            {
+                "update_time_start": token["from"],
+                "update_time_end": int(until.timestamp()),
+                "order_by": "update_time",
+                "order_asc": True,
+                "page": token["page"],
+                "size": size,
+            },
+        )
         orders = list(data.get("shop_order_list") or [])
 
         def key(o: dict[str, Any]) -> str:
@@ -171,13 +207,19 @@ class DouyinConnector(Connector):
             else:
                 following = {"from": last, "page": 0, "skip": [key(o) for o in orders if int(o["update_time"]) == last]}
         fresh = [o for o in orders if key(o) not in token["skip"]]
-        items = [(key(o), datetime.fromtimestamp(int(o["update_time"]), timezone.utc)) for o in fresh]
+        items = [(key(o), datetime.fromtimestamp(int(o["update_time"]), UTC)) for o in fresh]
         keep, state = state.advance(items, next_token=json.dumps(following) if following else None, overlap=overlap)
         by_key = {key(o): o for o in fresh}
         events = tuple(
-            PushedEvent(event_id=k, topic=_order_topic(by_key[k]), payload=by_key[k],
-                        occurred_at=datetime.fromtimestamp(int(by_key[k]["update_time"]), timezone.utc), source="poll")
-            for k in keep)
+            PushedEvent(
+                event_id=k,
+                topic=_order_topic(by_key[k]),
+                payload=by_key[k],
+                occurred_at=datetime.fromtimestamp(int(by_key[k]["update_time"]), UTC),
+                source="poll",
+            )
+            for k in keep
+        )
         return Page(events=events, next_cursor=state.dumps(), has_more=state.in_window)
 
     async def _poll_stock(self) -> Page:
@@ -185,10 +227,15 @@ class DouyinConnector(Connector):
         for sku in self.config.listings:
             data = await self.client.call("/sku/stockNum", self._sku_ref(sku))
             payload = {"sku": sku, **data}
-            events.append(PushedEvent(
-                event_id=f"douyin-stock:{data.get('sku_id')}@{data.get('stock_num')}/{data.get('prehold_stock_num')}",
-                topic="stock.level", payload=payload, occurred_at=datetime.fromtimestamp(self._clock(), timezone.utc),
-                source="poll"))
+            events.append(
+                PushedEvent(
+                    event_id=f"douyin-stock:{data.get('sku_id')}@{data.get('stock_num')}/{data.get('prehold_stock_num')}",
+                    topic="stock.level",
+                    payload=payload,
+                    occurred_at=datetime.fromtimestamp(self._clock(), UTC),
+                    source="poll",
+                )
+            )
         return Page(events=tuple(events), next_cursor=None, has_more=False)
 
     # -- stock ---------------------------------------------------------------------------------
@@ -203,8 +250,10 @@ class DouyinConnector(Connector):
         out: dict[str, dict[str, int]] = {}
         for sku in skus:
             data = await self.client.call("/sku/stockNum", self._sku_ref(sku))
-            out[sku] = {"sellable": int(data.get("stock_num") or 0),
-                        "presale_locked": int(data.get("prehold_stock_num") or 0)}
+            out[sku] = {
+                "sellable": int(data.get("stock_num") or 0),
+                "presale_locked": int(data.get("prehold_stock_num") or 0),
+            }
         return out
 
     async def read_stock(self, skus: Sequence[str]) -> dict[str, int]:
@@ -228,7 +277,9 @@ class DouyinConnector(Connector):
                 raise ValidationError(f"stock for {sku} cannot be negative ({quantity})", instance=self.name)
             params.update(stock_num=quantity, incremental=False)
         elif delta is not None:
-            idem = idempotency_key if len(idempotency_key) <= 64 else hashlib.sha256(idempotency_key.encode()).hexdigest()
+            idem = (
+                idempotency_key if len(idempotency_key) <= 64 else hashlib.sha256(idempotency_key.encode()).hexdigest()
+            )
             params.update(stock_num=delta, incremental=True, idempotent_id=idem)
         else:
             raise ValidationError("write_stock needs a quantity or a delta", instance=self.name)
@@ -245,5 +296,6 @@ class DouyinConnector(Connector):
 
 
 def _order_topic(order: dict[str, Any]) -> str:
-    return {1: "order.created", 2: "order.paid", 3: "order.shipped", 4: "order.cancelled",
-            5: "order.finished"}.get(int(order.get("order_status", 0)), "order.updated")
+    return {1: "order.created", 2: "order.paid", 3: "order.shipped", 4: "order.cancelled", 5: "order.finished"}.get(
+        int(order.get("order_status", 0)), "order.updated"
+    )

@@ -10,6 +10,7 @@ API calls (official Go SDK ``utils/sign_util.go``; PyPI ``doudian`` ``DouDian._s
 The body sent is the very ``param_json`` string that was signed.
 Message push (消息推送): header ``event-sign`` = lower_hex(MD5(app_key + raw_body + secret)).
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -9,6 +9,7 @@ carries no timestamp, so "stale" cannot be judged from it: replay protection is 
 API calls: the gateway checks app_key, a timestamp within the window (unix seconds, or
 ``yyyy-MM-dd HH:mm:ss`` read as GMT+8), and the hmac-sha256/md5 ``sign`` over the exact body.
 """
+
 from __future__ import annotations
 
 import json
@@ -60,7 +61,9 @@ def parse_push(body: bytes) -> list[PushMessage]:
             raise VerificationError(400, f"push message {item['msg_id']} data is not a JSON string") from None
         if not isinstance(data, dict):
             raise VerificationError(400, f"push message {item['msg_id']} data is not a JSON object")
-        messages.append(PushMessage(str(item["tag"]), str(item["msg_id"]), data, raw if isinstance(raw, str) else json.dumps(raw)))
+        messages.append(
+            PushMessage(str(item["tag"]), str(item["msg_id"]), data, raw if isinstance(raw, str) else json.dumps(raw))
+        )
     return messages
 
 

@@ -5,11 +5,12 @@ Every call is signed afresh (timestamp in GMT+8); ``error_response`` codes are c
 → retried). Success answers are read from the ``<method_with_underscores>_responce`` root (JD's
 spelling; ``_response`` and "first root key" are accepted too, as JD's own Java parser does).
 """
+
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -63,7 +64,7 @@ class JdClient(BaseClient):
                 method=method,
                 business=business,
                 access_token=self.access_token,
-                timestamp=format_timestamp(datetime.fromtimestamp(self.clock(), timezone.utc)),
+                timestamp=format_timestamp(datetime.fromtimestamp(self.clock(), UTC)),
                 sign_method=self.sign_method,
             )
             try:
@@ -83,14 +84,19 @@ class JdClient(BaseClient):
         try:
             body = response.json()
         except ValueError as exc:
-            raise TransientError("JD answered with something that is not JSON", instance=self.config.name,
-                                 detail=response.text[:200]) from exc
+            raise TransientError(
+                "JD answered with something that is not JSON", instance=self.config.name, detail=response.text[:200]
+            ) from exc
         error = body.get("error_response") if isinstance(body, dict) else None
         if error is not None:
             code = str(error.get("code", ""))
-            raise self.errors.error_for(code, instance=self.config.name, status=response.status_code,
-                                        detail=f"{error.get('zh_desc', '')} / {error.get('en_desc', '')}",
-                                        retry_after=1.0 if code == codes.CALL_LIMITED.code else None)
+            raise self.errors.error_for(
+                code,
+                instance=self.config.name,
+                status=response.status_code,
+                detail=f"{error.get('zh_desc', '')} / {error.get('en_desc', '')}",
+                retry_after=1.0 if code == codes.CALL_LIMITED.code else None,
+            )
 
     def _payload(self, method: str, body: Any) -> dict[str, Any]:
         if not isinstance(body, dict) or not body:
@@ -103,8 +109,9 @@ class JdClient(BaseClient):
             raise ValidationError("JD answer root is not an object", instance=self.config.name, detail=str(body)[:200])
         if payload.get("success") is False:
             key = "sku-not-found" if payload.get("errCode") == "SKU_NOT_EXIST" else "business"
-            raise self.errors.error_for(key, instance=self.config.name, status=200,
-                                        detail=f"{payload.get('errCode')}: {payload.get('errMsg')}")
+            raise self.errors.error_for(
+                key, instance=self.config.name, status=200, detail=f"{payload.get('errCode')}: {payload.get('errMsg')}"
+            )
         return payload
 
     async def refresh(self) -> None:
@@ -119,12 +126,21 @@ class JdClient(BaseClient):
         response = await self.request("GET", base.rstrip("/") + "/oauth2/refresh_token", params=params)
         body = response.json()
         if not body.get("access_token"):
-            raise AuthError("JD refused to refresh the access token; re-authorise the shop",
-                            instance=self.config.name, code=str(body.get("code")), detail=str(body.get("msg")))
+            raise AuthError(
+                "JD refused to refresh the access token; re-authorise the shop",
+                instance=self.config.name,
+                code=str(body.get("code")),
+                detail=str(body.get("msg")),
+            )
         self.access_token, self.refresh_token = body["access_token"], body.get("refresh_token", self.refresh_token)
         if self.on_tokens:
-            self.on_tokens({"access_token": self.access_token, "refresh_token": self.refresh_token,
-                            "expires_in": body.get("expires_in")})
+            self.on_tokens(
+                {
+                    "access_token": self.access_token,
+                    "refresh_token": self.refresh_token,
+                    "expires_in": body.get("expires_in"),
+                }
+            )
 
 
 def listing_sku_id(config: InstanceConfig, sku: str) -> int:

@@ -6,6 +6,7 @@ public client code and issue threads quoting real answers; 11 (timestamp) and 18
 not confirmed anywhere public and are our best reading — kept in this one table so a correction is
 one line.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -59,7 +60,9 @@ ERRORS = ErrorTable.default().extend(
         "12": ErrorResolution(ResponseAction.FAIL, AuthError, "JD refused the signature (wrong app_secret?)"),
         "15": ErrorResolution(ResponseAction.FAIL, ValidationError, "JD does not know this method"),
         "18": ErrorResolution(ResponseAction.RATE_LIMITED, RateLimited, "JD call limit reached"),
-        "19": ErrorResolution(ResponseAction.REFRESH_TOKEN_THEN_RETRY, TokenExpired, "JD access_token invalid or expired"),
+        "19": ErrorResolution(
+            ResponseAction.REFRESH_TOKEN_THEN_RETRY, TokenExpired, "JD access_token invalid or expired"
+        ),
         "21": ErrorResolution(ResponseAction.FAIL, AuthError, "JD does not know this app_key"),
         "66": ErrorResolution(ResponseAction.RETRY, TransientError, "JD backend timed out"),
         "67": ErrorResolution(ResponseAction.RETRY, TransientError, "JD backend unavailable"),

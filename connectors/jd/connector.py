@@ -1,15 +1,17 @@
 """JdConnector: orders polled by modified time, stock read and set (full quantity) per SKU."""
+
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from connectors.base import (
     Capability,
     Connector,
     InstanceConfig,
+    NotFound,
     NotSupported,
     Page,
     PollCursor,
@@ -70,7 +72,7 @@ class JdConnector(Connector):
         overlap = timedelta(seconds=float(self.config.setting("poll_overlap_seconds", 120)))
         page_size = int(self.config.setting("page_size", 50))
         state = PollCursor.loads(cursor)
-        now = datetime.fromtimestamp(int(self._clock()), timezone.utc)
+        now = datetime.fromtimestamp(int(self._clock()), UTC)
         state = state.open(now=window_end(state.since, now))
         since, until = state.bounds(overlap)
         if since is None:
@@ -106,8 +108,6 @@ class JdConnector(Connector):
             stocks = payload.get("skuStocks") or []
             match = next((s for s in stocks if int(s.get("skuId", -1)) == sku_id), None)
             if match is None:
-                from connectors.base import NotFound
-
                 raise NotFound(f"JD has no stock record for skuId {sku_id}", instance=self.name)
             levels[sku] = int(match.get("stockNum") or 0)
         return levels
@@ -139,8 +139,12 @@ class JdConnector(Connector):
 
 def _order_event(order: dict[str, Any]) -> PushedEvent:
     state = str(order.get("orderState", ""))
-    topic = {"TRADE_CANCELED": "order.cancelled", "WAIT_SELLER_STOCK_OUT": "order.paid",
-             "WAIT_GOODS_RECEIVE_CONFIRM": "order.shipped", "FINISHED_L": "order.finished"}.get(state, "order.updated")
+    topic = {
+        "TRADE_CANCELED": "order.cancelled",
+        "WAIT_SELLER_STOCK_OUT": "order.paid",
+        "WAIT_GOODS_RECEIVE_CONFIRM": "order.shipped",
+        "FINISHED_L": "order.finished",
+    }.get(state, "order.updated")
     return PushedEvent(
         event_id=order_key(order),
         topic=topic,

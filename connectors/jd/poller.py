@@ -8,6 +8,7 @@ orders already read at that second are skipped by key, and only when one second 
 page of orders do we page by number inside it. ``connectors.base.PollCursor`` fixes the
 high-water mark before the first read and carries the overlap window across restarts.
 """
+
 from __future__ import annotations
 
 import json

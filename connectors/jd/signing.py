@@ -11,6 +11,7 @@ The Java SDK skips empty values; the PyPI ``jd-sdk`` never sends any, so skippin
 Timestamps are GMT+8 wall-clock strings ``yyyy-MM-dd HH:mm:ss``; the PyPI SDK sends
 ``yyyy-MM-dd HH:mm:ss.000+zzzz`` in the caller's local zone, which :func:`parse_timestamp` also reads.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -18,16 +19,14 @@ import hmac
 import json
 import re
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 GMT8 = timezone(timedelta(hours=8))
 PARAM_JSON_KEY = "360buy_param_json"
 SIGN_METHODS = ("md5", "hmacsha256", "hmacmd5")
 
-_TS_RE = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?(?:([+-])(\d{2}):?(\d{2}))?$"
-)
+_TS_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?(?:([+-])(\d{2}):?(\d{2}))?$")
 
 
 def sign_base(params: Mapping[str, Any]) -> str:
@@ -61,7 +60,7 @@ def param_json(business: Mapping[str, Any]) -> str:
 def format_timestamp(moment: datetime) -> str:
     """``yyyy-MM-dd HH:mm:ss`` in GMT+8, the form JD documents (naive datetimes are taken as UTC)."""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(GMT8).strftime("%Y-%m-%d %H:%M:%S")
 
 

@@ -5,6 +5,7 @@ signed with JD's scheme: the app_key must be ours, the timestamp within ±10 min
 unless an offset is given), and the md5/hmac signature must match every other parameter.
 Replays inside the window are the caller's concern (see ``sandbox.gate.ReplayCache``).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping

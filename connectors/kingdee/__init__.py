@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any, ClassVar
 
-from connectors.base import Capability, Connector, InstanceConfig, RetryPolicy, WriteResult
+from connectors.base import Capability, Connector, InstanceConfig, RetryPolicy, ValidationError, WriteResult
 from connectors.kingdee import payload
 from connectors.kingdee.client import KingdeeClient
 from connectors.vouchers.erp import PostedLine, PostedVoucher, VoucherRefused, post_exactly_once
@@ -50,8 +50,11 @@ class KingdeeConnector(Connector):
 
     async def find(self, key: str, *, book: str | None = None, on: date | None = None) -> PostedVoucher | None:
         """The voucher carrying our idempotency `key`, read back from Kingdee, or None."""
-        rows = await self.client.bill_query(FORM_ID, payload.field_keys(self.key_field),
-                                            payload.key_filter(key, self.key_field))
+        try:
+            flt = payload.key_filter(key, self.key_field)
+        except ValueError as exc:
+            raise ValidationError(str(exc), instance=self.name) from None
+        rows = await self.client.bill_query(FORM_ID, payload.field_keys(self.key_field), flt)
         found = [p for p in payload.parse_rows(rows, key_field=self.key_field, books=self.books) if p.key == key]
         return found[0] if found else None
 

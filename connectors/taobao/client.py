@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 
@@ -45,7 +46,7 @@ from connectors.base import (
 
 from .signing import SIGN_METHODS, format_timestamp, millis_timestamp, sign_params
 
-__all__ = ["TOP_ERRORS", "TopClient", "TopSession", "build_request", "response_root"]
+__all__ = ["TOP_ERRORS", "TopAuth", "TopClient", "TopSession", "build_request", "response_root"]
 
 DEFAULT_GATEWAY_PATH = "/router/rest"
 _BAN = re.compile(r"ban will last for (\d+) more seconds", re.I)
@@ -129,6 +130,32 @@ def build_request(
     return out
 
 
+class TopAuth(httpx.Auth):
+    """Signs each outgoing gateway request at send time, so every retry carries a fresh timestamp.
+
+    The request is built with the call's own parameters as a form (``method``, business
+    parameters, ``session`` if any); ``auth_flow`` adds the system parameters and the sign.
+
+    ``httpx.AsyncClient(auth=TopAuth(app_key="12345678", app_secret="...", sign_method="md5"))``
+    """
+
+    requires_request_body = True
+
+    def __init__(self, *, app_key: str, app_secret: str, sign_method: str = "hmac-sha256",
+                 timestamp_form: str = "datetime") -> None:
+        self.app_key, self.app_secret = app_key, app_secret
+        self.sign_method, self.timestamp_form = sign_method, timestamp_form
+
+    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+        params = dict(parse_qsl(request.content.decode("utf-8"), keep_blank_values=True))
+        method = params.pop("method", "")
+        session = params.pop("session", None)
+        signed = build_request(method, params, app_key=self.app_key, app_secret=self.app_secret, session=session,
+                               sign_method=self.sign_method, timestamp_form=self.timestamp_form)
+        headers = {k: v for k, v in request.headers.items() if k.lower() != "content-length"}
+        yield httpx.Request(request.method, request.url, headers=headers, data=signed, extensions=request.extensions)
+
+
 @dataclass(frozen=True)
 class TopSession:
     """One shop's authorisation. ``expires_at`` None: unknown (refresh only when TOP says 27)."""
@@ -170,13 +197,14 @@ class TopClient(BaseClient):
         retry: RetryPolicy | None = None,
         on_session: Callable[[TopSession], Awaitable[None]] | None = None,
     ) -> None:
-        super().__init__(config, errors=TOP_ERRORS, rate=float(config.setting("rate_limit_per_second", 10)),
-                         burst=float(config.setting("rate_limit_burst", 10)), retry=retry,
-                         headers={"Content-Type": "application/x-www-form-urlencoded;charset=utf-8"})
         self.app_key = config.credential("app_key")
         self.app_secret = config.credential("app_secret")
         self.sign_method = str(config.setting("sign_method", "hmac-sha256"))
         self.timestamp_form = str(config.setting("timestamp_form", "datetime"))
+        auth = TopAuth(app_key=self.app_key, app_secret=self.app_secret, sign_method=self.sign_method,
+                       timestamp_form=self.timestamp_form)
+        super().__init__(config, errors=TOP_ERRORS, rate=10.0, burst=10.0, retry=retry, auth=auth,
+                         headers={"Content-Type": "application/x-www-form-urlencoded;charset=utf-8"})
         self.gateway_path = str(config.setting("gateway_path", DEFAULT_GATEWAY_PATH))
         self.refresh_margin = timedelta(seconds=float(config.setting("token_refresh_margin", 600)))
         self.session = TopSession.from_credentials(config.credentials)
@@ -243,9 +271,10 @@ class TopClient(BaseClient):
 
     async def _call_once(self, method: str, params: Mapping[str, object], needs_session: bool,
                          retry_transient: bool) -> dict[str, Any]:
-        data = build_request(method, params, app_key=self.app_key, app_secret=self.app_secret,
-                             session=self.session.access_token if needs_session else None,
-                             sign_method=self.sign_method, timestamp_form=self.timestamp_form)
+        # TopAuth adds the system parameters and the sign when each attempt is sent
+        data = {"method": method, **{k: _text(v) for k, v in params.items() if v is not None}}
+        if needs_session:
+            data["session"] = self.session.access_token
         if retry_transient:
             response = await self.request("POST", self.gateway_path, data=data)
         else:

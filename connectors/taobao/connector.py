@@ -19,7 +19,6 @@ process returns the earlier result instead of calling TOP again.
 
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -45,6 +44,7 @@ from connectors.base import (
 
 from .client import TopClient, TopSession
 from .signing import format_timestamp, parse_timestamp
+from .verifier import tmc_event
 
 __all__ = ["TMC_TOPICS", "TaobaoConnector", "TaobaoListing"]
 
@@ -132,7 +132,7 @@ class TaobaoConnector(Connector):
                                       {"group_name": self.config.setting("tmc_group"), "quantity": batch},
                                       needs_session=False)
         messages = ((body.get("messages") or {}).get("tmc_message")) or []
-        events = tuple(tmc_event(m) for m in messages)
+        events = tuple(tmc_event(m, instance=self.name) for m in messages)
         # TMC keeps the cursor on its side; the one we return is unchanged
         return Page(events=events, next_cursor=cursor, has_more=len(messages) >= batch)
 
@@ -262,7 +262,9 @@ class TaobaoConnector(Connector):
             self._done.popitem(last=False)
         return result
 
-    async def write_skus(self, num_iid: int, quantities: Mapping[int, int], *, incremental: bool = False) -> dict[int, int]:
+    async def write_skus(
+        self, num_iid: int, quantities: Mapping[int, int], *, incremental: bool = False
+    ) -> dict[int, int]:
         """``taobao.skus.quantity.update`` for up to 20 SKUs of one item; returns sku_id -> quantity."""
         if not quantities or len(quantities) > 20:
             raise ValidationError("write_skus takes 1..20 SKUs", instance=self.name)
@@ -296,23 +298,6 @@ class TaobaoConnector(Connector):
 
 def _top_time(moment: datetime) -> str:
     return format_timestamp(moment)
-
-
-def tmc_event(message: Mapping[str, Any]) -> PushedEvent:
-    """A TMC message as a ``PushedEvent``: ``event_id`` is TMC's message id (stable across
-    redeliveries); ``payload`` is the message with ``content`` parsed from its JSON string."""
-    payload = dict(message)
-    try:
-        payload["content"] = json.loads(message.get("content") or "{}")
-    except ValueError:
-        payload["content"] = {"_unparsed": message.get("content")}
-    occurred: datetime | None
-    try:
-        occurred = parse_timestamp(str(message.get("pub_time", "")))
-    except ValueError:
-        occurred = None
-    return PushedEvent(event_id=str(message["id"]), topic=str(message.get("topic", "")), payload=payload,
-                       occurred_at=occurred, source=str(message.get("user_nick") or "tmc"))
 
 
 def trade_event(key: str, trade: Mapping[str, Any]) -> PushedEvent:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 SIGN_METHODS: tuple[str, ...] = ("md5", "hmac", "hmac-sha256")
 GMT8 = timezone(timedelta(hours=8), "GMT+8")
@@ -139,14 +139,14 @@ def parse_timestamp(value: str) -> datetime:
     if text.isdigit():
         if len(text) < 12:  # seconds would be 10 digits: TOP wants millis
             raise ValueError(f"timestamp {value!r}: epoch value must be milliseconds")
-        return datetime.fromtimestamp(int(text) / 1000, tz=timezone.utc)
+        return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
     try:
         naive = datetime.strptime(text, TIMESTAMP_FORMAT)
     except ValueError:
         raise ValueError(
             f"timestamp {value!r} is neither 'yyyy-MM-dd HH:mm:ss' (GMT+8) nor epoch milliseconds"
         ) from None
-    return naive.replace(tzinfo=GMT8).astimezone(timezone.utc)
+    return naive.replace(tzinfo=GMT8).astimezone(UTC)
 
 
 def timestamp_in_window(value: str, now: datetime, window: timedelta = TIMESTAMP_WINDOW) -> bool:

@@ -226,7 +226,9 @@ class ConnectorAcceptanceSuite:
         assert self.sandbox_available(sandbox.stock(), self.stock_sku) == 37
         assert len(sandbox.log(mark)) >= 2, "write and read never reached the sandbox"
 
-    async def test_compare_and_set_refuses_a_stale_expectation(self, sandbox: SandboxHandle, connector: Connector) -> None:
+    async def test_compare_and_set_refuses_a_stale_expectation(
+        self, sandbox: SandboxHandle, connector: Connector
+    ) -> None:
         self._needs(Capability.WRITE_STOCK_CAS)
         await connector.write_stock(self.stock_sku, 20, idempotency_key=uuid.uuid4().hex)
         with pytest.raises(ConflictError):
@@ -266,7 +268,8 @@ class ConnectorAcceptanceSuite:
         for i in range(len(times)):
             for j in range(i + 1, len(times)):
                 allowed = burst + rate * (times[j] - times[i]) + 1  # +1: arrival jitter on loopback
-                assert j - i + 1 <= allowed, f"burst above the limit: {j - i + 1} requests in {times[j] - times[i]:.3f}s"
+                span = times[j] - times[i]
+                assert j - i + 1 <= allowed, f"burst above the limit: {j - i + 1} requests in {span:.3f}s"
 
     async def test_retries_server_errors(self, sandbox: SandboxHandle, connector: Connector) -> None:
         self._needs(Capability.READ_STOCK)

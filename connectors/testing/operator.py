@@ -21,6 +21,7 @@ from typing import Any
 __all__ = ["FAULT_KINDS", "Faults", "RequestLog"]
 
 FAULT_KINDS = ("rate_limit", "auth", "server", "not_found", "invalid")
+SECRET_HEADERS = frozenset({"authorization", "cookie", "x-shopify-access-token", "access-token", "x-api-key"})
 
 
 class RequestLog:
@@ -34,7 +35,8 @@ class RequestLog:
         with self._lock:
             entry = {
                 "seq": len(self._entries) + 1, "at": time.time(), "method": method, "path": path,
-                "query": query, "body": body.decode("utf-8", "replace"), "headers": headers, "status": None,
+                "query": query, "body": body.decode("utf-8", "replace"), "status": None,
+                "headers": {k: ("***" if k.lower() in SECRET_HEADERS else v) for k, v in headers.items()},
             }
             self._entries.append(entry)
             return entry

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
-from connectors.base import Capability, Connector, InstanceConfig, PushAck, PushedEvent, RetryPolicy, VerificationError
+from connectors.base import (Capability, Connector, InstanceConfig, PushAck, PushedEvent, RetryPolicy, ValidationError,
+                             VerificationError)
 
 from .client import Kuaidi100Client
 from .tracking import Tracking, parse_result
@@ -59,7 +60,7 @@ class TmsConnector(Connector):
         """Subscribe a parcel; pushes go to ``callback_url`` (or setting ``callback_url``) signed with our salt."""
         url = callback_url or self.config.setting("callback_url")
         if not url:
-            raise VerificationError(400, "no callback_url given or configured", instance=self.name)
+            raise ValidationError("no callback_url given or configured", instance=self.name)
         await self.client.subscribe(number, company, callback_url=str(url), salt=self.config.credential("salt"),
                                     phone=phone)
 

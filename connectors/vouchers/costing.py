@@ -97,6 +97,15 @@ class MovingAverageCost:
             raise CostingError(f"no cost known for {sku}: receive it first or pass unit_cost")
         return self.receive(sku, quantity, cost)
 
+    @classmethod
+    def from_snapshot(cls, snap: Mapping[str, Mapping[str, str]]) -> MovingAverageCost:
+        """Rebuild from `snapshot()` output (the hub persists it between runs)."""
+        return cls({
+            sku: Position(Decimal(p["quantity"]), Decimal(p["value"]),
+                          None if p.get("last_unit_cost") in (None, "None") else Decimal(p["last_unit_cost"]))
+            for sku, p in snap.items()
+        })
+
     def snapshot(self) -> dict[str, dict[str, str]]:
         return {
             sku: {"quantity": str(p.quantity), "value": str(p.value), "last_unit_cost": str(p.last_unit_cost)}

@@ -10,6 +10,7 @@ from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 
 from hub.api.controllers.ledger import LedgerController
+from hub.api.controllers.pipeline import PipelineController
 from hub.api.controllers.system import SystemController
 from hub.api.errors import EXCEPTION_HANDLERS
 from hub.bootstrap import build_hub
@@ -30,7 +31,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await hub.close()
 
     return Litestar(
-        route_handlers=[SystemController, LedgerController],
+        route_handlers=[SystemController, LedgerController, PipelineController],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=OpenAPIConfig(

@@ -28,6 +28,7 @@ BUCKETS: tuple[str, ...] = (
     "damaged",
     "in_transit",
 )
+ON_HAND_BUCKETS: tuple[str, ...] = ("free", "reserved", "presale_locked", "picking", "quality_hold", "damaged")
 VIRTUAL_LOCATIONS: tuple[str, ...] = ("supplier", "customer", "adjustment", "transit")
 KINDS: tuple[str, ...] = (
     "receive",

@@ -6,6 +6,7 @@ import logging
 
 from hub.domain.errors import HubError
 from hub.jobs.registry import JobContext, job
+from hub.metrics import INBOUND
 from hub.jobs.scheduler import every
 from hub.services import reservations
 
@@ -26,3 +27,17 @@ async def expire_reservations(ctx: JobContext) -> None:
 
 
 every("reservations.expire", "reservation_sweep_seconds")
+
+
+@job("inbox.process")
+async def process_raw_event(ctx: JobContext, raw_event_id: int) -> None:
+    """Map, arbitrate and settle one inbound event (idempotent: a processed event is skipped)."""
+    from hub.semantics import semantics
+    from hub.services import pipeline
+
+    async with ctx.sessionmaker() as session, session.begin():
+        outcome = await pipeline.process(
+            session, semantics(), raw_event_id, guarded_buckets=ctx.settings.guarded_buckets,
+            default_location=ctx.settings.default_location,
+        )  # fmt: skip
+    INBOUND.labels(source="*", outcome=outcome.status).inc()

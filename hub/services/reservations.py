@@ -76,6 +76,8 @@ async def reserve(
     created = (await session.execute(stmt.returning(Reservation.key))).first() is not None
     reservation = await _get(session, key)
     if not created:
+        if reservation.status in ("cancelled", "expired"):
+            return ReservationResult(reservation, "duplicate", None)  # cancelled first (out of order): stays void
         if (reservation.sku, reservation.location, reservation.qty) != (sku, location, qty):
             raise KeyReused(f"reservation {key!r} already exists for {reservation.qty} × {reservation.sku} "
                             f"at {reservation.location}", key=key)  # fmt: skip
@@ -130,3 +132,12 @@ async def _get(session: AsyncSession, key: str) -> Reservation:
     if reservation is None:
         raise NotFound(f"no reservation {key!r}", key=key)
     return reservation
+
+
+async def void_unseen(session: AsyncSession, *, key: str, sku: str, location: str, order_ref: str = "") -> bool:
+    """A cancel that arrived before its order: leave a cancelled marker so the late order reserves nothing."""
+    now = utcnow()
+    row = {"key": key, "sku": sku, "location": location, "qty": 0, "order_ref": order_ref, "status": "cancelled",
+           "expires_at": None, "created_at": now, "updated_at": now}  # fmt: skip
+    stmt = insert(session, Reservation).values(row).on_conflict_do_nothing(index_elements=["key"])
+    return (await session.execute(stmt.returning(Reservation.key))).first() is not None

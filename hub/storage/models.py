@@ -194,3 +194,102 @@ class Job(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class Source(Base):
+    """A source instance: a shop of a platform, a warehouse, an ERP, or a named manual source.
+
+    Its ``name`` is what views and rules call it (``wms``, ``douyin``, ``manual_franchise_12``): the part
+    before the first ``_`` names its kind in the semantic dictionary and arbitration rules.
+    """
+
+    __tablename__ = "sources"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(40))
+    trust: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """0–100; None = the semantic dictionary's default for the platform."""
+    tolerance_units: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    tolerance_percent: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    base_url: Mapped[str] = mapped_column(String(500), default="")
+    credentials: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    """Encrypted at rest (Fernet, key from ZHONGSHU_SECRET_KEY); never returned by the API."""
+    settings: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    listings: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    """sku → platform ids (item id, sku id, inventory item id, location…)."""
+    default_location: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ObservationRow(Base):
+    """One source's claim about one cube cell at one time, as mapped from a raw event."""
+
+    __tablename__ = "observations"
+    __table_args__ = (
+        Index("ix_observations_cell", "sku", "source", "stock_type", "location", "observed_at"),
+        UniqueConstraint("raw_event_id", "rule_id", "sku", "location", "stock_type", "field",
+                         name="uq_observations_origin"),  # fmt: skip
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(100))
+    sku: Mapped[str] = mapped_column(String(128))
+    location: Mapped[str] = mapped_column(String(64))
+    stock_type: Mapped[str] = mapped_column(String(40))
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    observed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    raw_event_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    rule_id: Mapped[str] = mapped_column(String(120), default="")
+    rule_version: Mapped[str] = mapped_column(String(60), default="")
+    field: Mapped[str] = mapped_column(String(120), default="")
+    canonical: Mapped[bool] = mapped_column(Boolean, default=True)
+    """False for a source-specific claim (Douyin ``sellable``) kept as said; its canonical parts are rows too."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class DecisionRow(Base):
+    """An arbitration decision with its inputs, the rule and version, and what was done about it."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (Index("ix_decisions_status", "status", "id"), Index("ix_decisions_cell", "sku", "stock_type"))
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    """Deterministic (cell + triggering observation), so a replay never decides twice."""
+    sku: Mapped[str] = mapped_column(String(128))
+    location: Mapped[str] = mapped_column(String(64))
+    stock_type: Mapped[str] = mapped_column(String(40))
+    outcome: Mapped[str] = mapped_column(String(20))
+    """settled | quarantine | no_change"""
+    value: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    current_value: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    chosen_source: Mapped[str] = mapped_column(String(100), default="")
+    rule_id: Mapped[str] = mapped_column(String(100))
+    rule_version: Mapped[str] = mapped_column(String(60))
+    stage: Mapped[str] = mapped_column(String(60), default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    inputs: Mapped[list[Any]] = mapped_column(Json, default=list)
+    status: Mapped[str] = mapped_column(String(20), default="done")
+    """done | pending (quarantined, waiting for a person) | approved | rejected"""
+    resolved_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    resolution: Mapped[str | None] = mapped_column(Text, nullable=True)
+    movement_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class ViewValue(Base):
+    """One evaluation of a view for a sku, with every input it read (lineage)."""
+
+    __tablename__ = "view_values"
+    __table_args__ = (Index("ix_view_values_view_sku", "view", "sku", "id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    view: Mapped[str] = mapped_column(String(100))
+    version: Mapped[str] = mapped_column(String(40))
+    sku: Mapped[str] = mapped_column(String(128))
+    value: Mapped[str] = mapped_column(String(60))
+    """Decimal as text: formulas may divide."""
+    inputs: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

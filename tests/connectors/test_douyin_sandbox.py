@@ -1,5 +1,6 @@
 """The Douyin sandbox refuses what Douyin refuses, dedupes idempotent_id, and the PyPI ``doudian``
 SDK, pointed at it, gets tokens and sets stock unchanged but for the host."""
+
 from __future__ import annotations
 
 import os
@@ -34,22 +35,47 @@ def clock() -> Clock:
 
 @pytest.fixture(scope="module")
 def url(clock: Clock) -> Iterator[str]:
-    app = create_app(app_key=KEY, app_secret=SECRET, access_token=TOKEN, clock=clock,
-                     rate_limit_per_second=1000, rate_limit_burst=1000)
+    app = create_app(
+        app_key=KEY,
+        app_secret=SECRET,
+        access_token=TOKEN,
+        clock=clock,
+        rate_limit_per_second=1000,
+        rate_limit_burst=1000,
+    )
     with run_sandbox(app) as base_url:
         yield base_url
 
 
-def call(url: str, path: str, params: dict[str, Any], *, secret: str = SECRET, token: str | None = TOKEN,
-         ts: object = T0, body: str | None = None, headers: dict[str, str] | None = None) -> dict[str, Any]:
+def call(
+    url: str,
+    path: str,
+    params: dict[str, Any],
+    *,
+    secret: str = SECRET,
+    token: str | None = TOKEN,
+    ts: object = T0,
+    body: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
     pj = canonical_json(params)
     method = path.strip("/").replace("/", ".")
-    query = {"app_key": KEY, "method": method, "timestamp": str(ts), "v": "2", "sign_method": "hmac-sha256",
-             "sign": sign(KEY, secret, method, pj, ts)}
+    query = {
+        "app_key": KEY,
+        "method": method,
+        "timestamp": str(ts),
+        "v": "2",
+        "sign_method": "hmac-sha256",
+        "sign": sign(KEY, secret, method, pj, ts),
+    }
     if token:
         query["access_token"] = token
-    response = httpx.post(f"{url}{path}", params=query, content=(pj if body is None else body).encode(),
-                          headers={"Content-Type": "application/json", **(headers or {})})
+    response = httpx.post(
+        f"{url}{path}",
+        params=query,
+        content=(pj if body is None else body).encode(),
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
     return response.json()  # type: ignore[no-any-return]
 
 
@@ -64,8 +90,12 @@ def test_signed_call_answers_new_and_legacy_envelopes(url: str) -> None:
 def test_wrong_secret_and_tampered_body_fail_signature_check(url: str) -> None:
     wrong = call(url, "/sku/stockNum", {"code": "SKU-A"}, secret="nope")
     assert (wrong["code"], wrong["sub_code"]) == (40003, "isv.signature-invalid")
-    tampered = call(url, "/sku/syncStock", {"code": "SKU-B", "stock_num": 1},
-                    body=canonical_json({"code": "SKU-B", "stock_num": 999}))
+    tampered = call(
+        url,
+        "/sku/syncStock",
+        {"code": "SKU-B", "stock_num": 1},
+        body=canonical_json({"code": "SKU-B", "stock_num": 999}),
+    )
     assert tampered["sub_code"] == "isv.signature-invalid"
     assert httpx.get(f"{url}/_sandbox/stock").json()["stock"]["SKU-B"]["stock_num"] == 50
 
@@ -89,8 +119,12 @@ def test_incremental_sync_needs_and_honours_idempotent_id(url: str, clock: Clock
     drop = lambda body: {k: v for k, v in body.items() if k != "log_id"}  # noqa: E731
     assert drop(replay) == drop(ok)  # the very same signed request: first answer, nothing applied
     clock.t += 1
-    again = call(url, "/sku/syncStock", {"code": "SKU-C", "stock_num": 5, "incremental": True, "idempotent_id": "k1"},
-                 ts=int(clock.t))
+    again = call(
+        url,
+        "/sku/syncStock",
+        {"code": "SKU-C", "stock_num": 5, "incremental": True, "idempotent_id": "k1"},
+        ts=int(clock.t),
+    )
     assert again["sub_code"] == "isv.idempotent-id-existed"
     assert httpx.get(f"{url}/_sandbox/stock").json()["stock"]["SKU-C"]["stock_num"] == 5
     clock.t = T0
@@ -105,8 +139,9 @@ def test_presale_order_keeps_units_in_sellable_and_counts_them_as_prehold(url: s
 
 
 def test_rate_limit_answers_60000(clock: Clock) -> None:
-    app = create_app(app_key=KEY, app_secret=SECRET, access_token=TOKEN, clock=clock,
-                     rate_limit_per_second=0.001, rate_limit_burst=1)
+    app = create_app(
+        app_key=KEY, app_secret=SECRET, access_token=TOKEN, clock=clock, rate_limit_per_second=0.001, rate_limit_burst=1
+    )
     with run_sandbox(app) as base:
         answers = [call(base, "/sku/stockNum", {"code": "SKU-A"})["code"] for _ in range(2)]
         log = httpx.get(f"{base}/_sandbox/log").json()["requests"]
@@ -120,8 +155,13 @@ def test_hub_url_must_be_loopback() -> None:
 
 def test_request_verifier_refusals() -> None:
     pj = canonical_json({"a": 1})
-    query = {"app_key": KEY, "method": "sku.detail", "timestamp": str(T0), "sign_method": "hmac-sha256",
-             "sign": sign(KEY, SECRET, "sku.detail", pj, T0)}
+    query = {
+        "app_key": KEY,
+        "method": "sku.detail",
+        "timestamp": str(T0),
+        "sign_method": "hmac-sha256",
+        "sign": sign(KEY, SECRET, "sku.detail", pj, T0),
+    }
     verify_api_request(query, pj, app_key=KEY, app_secret=SECRET, method="sku.detail", now=T0)
     bad = {
         "isv.signature-invalid": (query, '{"a":2}', T0),

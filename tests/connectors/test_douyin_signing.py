@@ -1,4 +1,5 @@
 """Douyin signing vectors, computed independently here (hashlib/hmac over a hand-built pattern)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -56,9 +57,11 @@ def test_method_and_path_map_both_ways() -> None:
 
 
 def test_push_sign_is_md5_of_app_key_body_secret() -> None:
-    body = (b'[{"tag":"100","msg_id":"7000000000000000001","data":"{\\"p_id\\":4900000000000000001,'
-            b'\\"s_ids\\":[4900000000000000001],\\"shop_id\\":1000,\\"order_status\\":1,\\"order_type\\":0,'
-            b'\\"biz\\":2,\\"create_time\\":1714528800}"}]')
+    body = (
+        b'[{"tag":"100","msg_id":"7000000000000000001","data":"{\\"p_id\\":4900000000000000001,'
+        b'\\"s_ids\\":[4900000000000000001],\\"shop_id\\":1000,\\"order_status\\":1,\\"order_type\\":0,'
+        b'\\"biz\\":2,\\"create_time\\":1714528800}"}]'
+    )
     expected = hashlib.md5(KEY.encode() + body + SECRET.encode()).hexdigest()
     assert expected == "6a5a6b2557d723dc385e2ccb0fed2107"
     assert push_sign(KEY, SECRET, body) == expected

@@ -1,9 +1,11 @@
 """JdConnector: the acceptance kit against the JD sandbox, the poll cursor under live edits and
 restarts, and access-token refresh."""
+
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping
+from datetime import UTC
 from typing import Any
 
 import httpx
@@ -22,13 +24,22 @@ FAST = RetryPolicy(attempts=3, initial=0.01, maximum=0.02, max_retry_after=0.02)
 
 class TestJdAcceptance(ConnectorAcceptanceSuite):
     connector_class = JdConnector
-    sandbox_kwargs = {"app_key": KEY, "app_secret": SECRET, "access_token": TOKEN,
-                      "rate_limit_per_second": 1000, "rate_limit_burst": 1000}
+    sandbox_kwargs = {
+        "app_key": KEY,
+        "app_secret": SECRET,
+        "access_token": TOKEN,
+        "rate_limit_per_second": 1000,
+        "rate_limit_burst": 1000,
+    }
 
     def make_config(self, base_url: str, stock: Mapping[str, Any]) -> InstanceConfig:
-        return InstanceConfig(name="jd-kit", platform="jd", base_url=base_url,
-                              credentials={"app_key": KEY, "app_secret": SECRET, "access_token": TOKEN},
-                              listings={sku: {"sku_id": row["skuId"]} for sku, row in stock.items()})
+        return InstanceConfig(
+            name="jd-kit",
+            platform="jd",
+            base_url=base_url,
+            credentials={"app_key": KEY, "app_secret": SECRET, "access_token": TOKEN},
+            listings={sku: {"sku_id": row["skuId"]} for sku, row in stock.items()},
+        )
 
     def resign(self, headers: Mapping[str, str], body: bytes, config: InstanceConfig) -> dict[str, str]:
         raise NotImplementedError("JD cannot push")
@@ -84,16 +95,28 @@ def clock() -> Clock:
 
 @pytest.fixture
 def base(clock: Clock) -> Iterator[str]:
-    with run_sandbox(create_app(app_key=KEY, app_secret=SECRET, access_token=TOKEN, clock=clock,
-                                rate_limit_per_second=1000, rate_limit_burst=1000)) as url:
+    with run_sandbox(
+        create_app(
+            app_key=KEY,
+            app_secret=SECRET,
+            access_token=TOKEN,
+            clock=clock,
+            rate_limit_per_second=1000,
+            rate_limit_burst=1000,
+        )
+    ) as url:
         yield url
 
 
 def config(base: str, **settings: Any) -> InstanceConfig:
-    return InstanceConfig(name="jd-test", platform="jd", base_url=base,
-                          credentials={"app_key": KEY, "app_secret": SECRET, "access_token": TOKEN},
-                          settings={"page_size": 3, "poll_overlap_seconds": 60, **settings},
-                          listings={"SKU-A": {"sku_id": 100001}, "SKU-B": {"sku_id": 100002}})
+    return InstanceConfig(
+        name="jd-test",
+        platform="jd",
+        base_url=base,
+        credentials={"app_key": KEY, "app_secret": SECRET, "access_token": TOKEN},
+        settings={"page_size": 3, "poll_overlap_seconds": 60, **settings},
+        listings={"SKU-A": {"sku_id": 100001}, "SKU-B": {"sku_id": 100002}},
+    )
 
 
 def event(base: str, **body: Any) -> dict[str, Any]:
@@ -150,15 +173,18 @@ async def test_cursor_survives_a_restart_while_orders_are_modified_mid_read(base
 
 
 async def test_first_poll_far_behind_is_cut_into_month_windows(base: str, clock: Clock) -> None:
-    from connectors.base import PollCursor
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
-    old = PollCursor(since=datetime.fromtimestamp(clock.t, timezone.utc) - timedelta(days=90)).dumps()
+    from connectors.base import PollCursor
+
+    old = PollCursor(since=datetime.fromtimestamp(clock.t, UTC) - timedelta(days=90)).dumps()
     connector = JdConnector(config(base), clock=clock, retry=FAST)
     page = await connector.poll("orders", old)
     await connector.aclose()
     state = PollCursor.loads(page.next_cursor)
-    assert state.since is not None and state.since - (datetime.fromtimestamp(clock.t, timezone.utc) - timedelta(days=90)) < timedelta(days=31)
+    assert state.since is not None and state.since - (
+        datetime.fromtimestamp(clock.t, UTC) - timedelta(days=90)
+    ) < timedelta(days=31)
     log = httpx.get(f"{base}/_sandbox/log").json()["requests"]
     assert log[-1]["status"] == 200
 
@@ -167,8 +193,14 @@ async def test_expired_token_is_refreshed_once_and_the_call_retried(base: str, c
     tokens = httpx.get(f"{base}/_sandbox/token").json()
     saved: list[Mapping[str, Any]] = []
     cfg = config(base)
-    cfg = InstanceConfig(name=cfg.name, platform="jd", base_url=base, listings=cfg.listings, settings=cfg.settings,
-                         credentials={**cfg.credentials, "refresh_token": tokens["refresh_token"]})
+    cfg = InstanceConfig(
+        name=cfg.name,
+        platform="jd",
+        base_url=base,
+        listings=cfg.listings,
+        settings=cfg.settings,
+        credentials={**cfg.credentials, "refresh_token": tokens["refresh_token"]},
+    )
     connector = JdConnector(cfg, clock=clock, retry=FAST, on_tokens=saved.append)
     event(base, type="expire_tokens")
     assert (await connector.read_stock(["SKU-A"]))["SKU-A"] == 100

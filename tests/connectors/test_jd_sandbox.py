@@ -1,10 +1,11 @@
 """The JD sandbox refuses what JD refuses (tampered, expired, replayed, foreign), and the PyPI
 ``jd-sdk``, pointed at it, works unchanged but for the host."""
+
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -34,20 +35,35 @@ def clock() -> Clock:
 
 @pytest.fixture(scope="module")
 def url(clock: Clock) -> Iterator[str]:
-    app = create_app(app_key=KEY, app_secret=SECRET, access_token=TOKEN, clock=clock,
-                     rate_limit_per_second=1000, rate_limit_burst=1000)
+    app = create_app(
+        app_key=KEY,
+        app_secret=SECRET,
+        access_token=TOKEN,
+        clock=clock,
+        rate_limit_per_second=1000,
+        rate_limit_burst=1000,
+    )
     with run_sandbox(app) as base_url:
         yield base_url
 
 
 def stamp(t: float) -> str:
-    return format_timestamp(datetime.fromtimestamp(t, timezone.utc))
+    return format_timestamp(datetime.fromtimestamp(t, UTC))
 
 
-def call(url: str, method: str, business: dict[str, Any], *, secret: str = SECRET, token: str = TOKEN,
-         t: float = T0, key: str = KEY) -> dict[str, Any]:
-    params = signed_params(app_key=key, app_secret=secret, method=method, business=business,
-                           access_token=token, timestamp=stamp(t))
+def call(
+    url: str,
+    method: str,
+    business: dict[str, Any],
+    *,
+    secret: str = SECRET,
+    token: str = TOKEN,
+    t: float = T0,
+    key: str = KEY,
+) -> dict[str, Any]:
+    params = signed_params(
+        app_key=key, app_secret=secret, method=method, business=business, access_token=token, timestamp=stamp(t)
+    )
     return httpx.post(f"{url}/routerjson", data=params).json()  # type: ignore[no-any-return]
 
 
@@ -68,8 +84,14 @@ def test_wrong_secret_is_refused_with_code_12_as_a_string(url: str) -> None:
 
 
 def test_tampered_parameter_is_refused(url: str) -> None:
-    params = signed_params(app_key=KEY, app_secret=SECRET, method="jingdong.stock.write.updateSkuStock",
-                           business={"skuId": 100002, "stockNum": 5}, access_token=TOKEN, timestamp=stamp(T0))
+    params = signed_params(
+        app_key=KEY,
+        app_secret=SECRET,
+        method="jingdong.stock.write.updateSkuStock",
+        business={"skuId": 100002, "stockNum": 5},
+        access_token=TOKEN,
+        timestamp=stamp(T0),
+    )
     params["360buy_param_json"] = '{"skuId":100002,"stockNum":500}'
     assert error_code(httpx.post(f"{url}/routerjson", data=params).json()) == "12"
     stock = httpx.get(f"{url}/_sandbox/stock").json()["stock"]
@@ -89,8 +111,14 @@ def test_foreign_app_key_unknown_method_and_bad_token(url: str) -> None:
 
 
 def test_replayed_write_changes_nothing(url: str, clock: Clock) -> None:
-    params = signed_params(app_key=KEY, app_secret=SECRET, method="jingdong.stock.write.updateSkuStock",
-                           business={"skuId": 100001, "stockNum": 40}, access_token=TOKEN, timestamp=stamp(clock.t))
+    params = signed_params(
+        app_key=KEY,
+        app_secret=SECRET,
+        method="jingdong.stock.write.updateSkuStock",
+        business={"skuId": 100001, "stockNum": 40},
+        access_token=TOKEN,
+        timestamp=stamp(clock.t),
+    )
     first = httpx.post(f"{url}/routerjson", data=params).json()
     assert first["jingdong_stock_write_updateSkuStock_responce"]["success"] is True
     order = httpx.post(f"{url}/_sandbox/events", json={"type": "order", "sku": "SKU-A", "qty": 3}).json()
@@ -101,8 +129,9 @@ def test_replayed_write_changes_nothing(url: str, clock: Clock) -> None:
 
 
 def test_rate_limit_answers_jds_call_limited_code(clock: Clock) -> None:
-    app = create_app(app_key=KEY, app_secret=SECRET, access_token=TOKEN, clock=clock,
-                     rate_limit_per_second=0.001, rate_limit_burst=2)
+    app = create_app(
+        app_key=KEY, app_secret=SECRET, access_token=TOKEN, clock=clock, rate_limit_per_second=0.001, rate_limit_burst=2
+    )
     with run_sandbox(app) as base:
         codes = [error_code(call(base, "jingdong.stock.read.findSkuStock", {"skuId": 100001})) for _ in range(3)]
         log = httpx.get(f"{base}/_sandbox/log").json()["requests"]
@@ -118,8 +147,9 @@ def test_operator_endpoints_validate_their_input(url: str) -> None:
 
 
 def test_verifier_refuses_each_way_a_request_can_be_wrong() -> None:
-    good = signed_params(app_key=KEY, app_secret=SECRET, method="m.x", business={"a": 1},
-                         access_token=TOKEN, timestamp=stamp(T0))
+    good = signed_params(
+        app_key=KEY, app_secret=SECRET, method="m.x", business={"a": 1}, access_token=TOKEN, timestamp=stamp(T0)
+    )
     verify_request(good, app_key=KEY, app_secret=SECRET, now=T0)
     cases = {
         "12": {**good, "360buy_param_json": '{"a":2}'},

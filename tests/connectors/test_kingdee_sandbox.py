@@ -35,7 +35,10 @@ async def test_each_auth_mode_saves_and_reads_back_a_voucher(sandbox: str, auth:
         assert posted.number.startswith("记-202405-") and not posted.already_posted
         back = await kd.find(v.key)
     assert back is not None and back.erp_id == posted.erp_id and back.book == "E1"
-    assert [(ln.account, ln.debit, ln.credit) for ln in back.lines] == [(ln.account, ln.debit, ln.credit) for ln in v.lines]
+    def amounts(lines: tuple) -> list[tuple]:
+        return [(ln.account, ln.debit, ln.credit) for ln in lines]
+
+    assert amounts(back.lines) == amounts(v.lines)
     assert back.lines[0].summary == "采购入库 EO-auth-" + auth + " SKU-A×5"
     stored = vouchers_in(sandbox)
     assert len(stored) == 1 and stored[0]["Entity"][0]["EXPLANATION"].startswith(v.key + " ")
@@ -166,6 +169,14 @@ def test_operator_endpoints_answer_bad_input_with_4xx(sandbox: str) -> None:
     assert garbage.status_code == 200 and garbage.json()["Result"]["ResponseStatus"]["IsSuccess"] is False
     # last: connectors.testing.Faults keeps error_rate=3 even though it answers 400 (reported to the lead)
     assert httpx.post(f"{sandbox}/_sandbox/faults", json={"error_rate": 3}).status_code == 400
+
+
+async def test_a_key_unsafe_for_a_filter_string_is_refused_before_any_call(sandbox: str) -> None:
+    from connectors.base import ValidationError
+
+    async with connector(sandbox) as kd:
+        with pytest.raises(ValidationError, match="unsafe in a FilterString"):
+            await kd.find("x' or '1'='1")
 
 
 def test_voucher_dict_round_trip() -> None:

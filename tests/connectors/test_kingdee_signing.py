@@ -6,16 +6,20 @@ from k3cloud_webapi_sdk.util import encode_util, hmac_util
 
 from connectors.kingdee import signing
 
-URL = "https://erp.example.com/K3Cloud/Kingdee.BOS.WebApi.ServicesStub.DynamicFormService.ExecuteBillQuery.common.kdsvc"
+URL = ("https://erp.example.com/K3Cloud/"
+       "Kingdee.BOS.WebApi.ServicesStub.DynamicFormService.ExecuteBillQuery.common.kdsvc")
 
 
 def test_signed_headers_match_the_published_test_vector() -> None:
-    h = signing.signed_headers(URL, app_id="123456_YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4", app_secret="test-app-secret-value",
-                               acct_id="dcid-1", username="user-1", lcid=2052, org_num=100, timestamp=1700000000)
+    h = signing.signed_headers(URL, app_id="123456_YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4",
+                               app_secret="test-app-secret-value", acct_id="dcid-1", username="user-1",
+                               lcid=2052, org_num=100, timestamp=1700000000)
     assert h["X-Api-ClientID"] == "123456"
-    assert h["X-Api-Signature"] == "MjNhMzg5MmZiMWE1MTQ1ZGE5NWFkYmZiZWYxYzhlY2NjNzcwM2ZjNDJlZTczMzBhNzkxOTk1ODhjNDZkMTEzYw=="
+    assert h["X-Api-Signature"] == (
+        "MjNhMzg5MmZiMWE1MTQ1ZGE5NWFkYmZiZWYxYzhlY2NjNzcwM2ZjNDJlZTczMzBhNzkxOTk1ODhjNDZkMTEzYw==")
     assert h["X-Kd-Appdata"] == "ZGNpZC0xLHVzZXItMSwyMDUyLDEwMA=="
-    assert h["X-Kd-Signature"] == "NjI5MzRiZGVhNGJhOWY2N2Y2YzQ2MzQ5ODA3N2JiZTRiMDRmOTUwNjI3YWIzODU1ODBkZDdhNzgwMzdmMDgxMg=="
+    assert h["X-Kd-Signature"] == (
+        "NjI5MzRiZGVhNGJhOWY2N2Y2YzQ2MzQ5ODA3N2JiZTRiMDRmOTUwNjI3YWIzODU1ODBkZDdhNzgwMzdmMDgxMg==")
 
 
 def test_client_secret_derivation_equals_the_official_sdk() -> None:

@@ -84,11 +84,13 @@ async def test_delivery_order_is_confirmed_after_the_delay_with_fefo_batches(wms
 async def test_inventory_snapshot_reflects_shipments(wms: Wms) -> None:
     before = {(r.item_code, r.batch_code): r.quantity for r in await wms.connector.inventory_snapshot()}
     assert before == {("SKU-A", "EARLY"): 3, ("SKU-A", "LATE"): 5, ("SKU-B", ""): 10}
+    wms.event(type="knobs", confirm_delay_s=None)  # ship only when told, so the locked state is observable
     await wms.connector.create_delivery_order("SO-2", warehouse_code="WH01", lines=[{"itemCode": "SKU-B", "planQty": 4}])
     assert (await wms.connector.read_stock(["SKU-B"])) == {"SKU-B": 6}  # locked, not yet shipped
     locked = [r for r in await wms.connector.inventory_snapshot("WH01", ["SKU-B"]) if r.item_code == "SKU-B"]
     assert (locked[0].quantity, locked[0].lock_quantity) == (10, 4)
-    await asyncio.to_thread(wms.receiver.wait_for, 1)
+    wms.event(type="confirm", orderCode="SO-2")
+    assert len(wms.receiver.snapshot()) == 1
     after = [r for r in await wms.connector.inventory_snapshot("WH01", ["SKU-B"])]
     assert [(r.quantity, r.lock_quantity) for r in after] == [(6, 0)]
     await wms.connector.aclose()

@@ -175,3 +175,17 @@ def test_verifier_signs_header_params_named_in_top_sign_list() -> None:
     assert verify_call(query, headers, body.encode(), app_key="k1", secret="s3cret", now=time.time()).event_id
     with pytest.raises(VerificationError):
         verify_call(query, {**headers, "x-extra": "w"}, body.encode(), app_key="k1", secret="s3cret", now=time.time())
+
+
+@pytest.mark.parametrize("name", ["deliveryorder_confirm", "entryorder_confirm", "returnorder_confirm",
+                                  "stockchange_report"])
+def test_samples_are_what_the_verifier_parses(name: str) -> None:
+    """The samples under connectors/qimen/samples (for mappings) decode from their XML to their JSON."""
+    from pathlib import Path
+
+    import connectors.qimen
+
+    folder = Path(connectors.qimen.__file__).parent / "samples"
+    as_json = __import__("json").loads((folder / f"{name}.json").read_text())
+    assert codec.from_xml((folder / f"{name}.xml").read_text()) == as_json
+    assert event_id(name.replace("_", "."), as_json).startswith(f"qimen:{name.replace('_', '.')}:")

@@ -72,7 +72,8 @@ async def test_connector_waits_out_the_rest_bucket_and_graphql_throttle(small_sh
         for _ in range(5):  # bucket of 3: some answers are 429, all calls succeed in the end
             assert (await connector.read_stock(["SKU-A"]))["SKU-A"] >= 0
         for n in range(3):  # cost bucket of 10 points, a mutation costs 10: THROTTLED, then retried
-            assert (await connector.write_stock("SKU-C", 50 + n, idempotency_key=f"k{n}-{time.time()}")).quantity == 50 + n
+            written = await connector.write_stock("SKU-C", 50 + n, idempotency_key=f"k{n}-{time.time()}")
+            assert written.quantity == 50 + n
     finally:
         await connector.aclose()
     log = httpx.get(f"{small_shop}/_sandbox/log", params={"since": mark}).json()["requests"]

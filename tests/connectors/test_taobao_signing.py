@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -84,7 +84,7 @@ def test_tampering_any_parameter_breaks_the_sign() -> None:
 
 
 def test_both_timestamp_forms() -> None:
-    moment = datetime(2016, 1, 1, 4, 0, 0, tzinfo=timezone.utc)  # = 12:00:00 GMT+8
+    moment = datetime(2016, 1, 1, 4, 0, 0, tzinfo=UTC)  # = 12:00:00 GMT+8
     assert format_timestamp(moment) == "2016-01-01 12:00:00"
     assert millis_timestamp(moment) == "1451620800000"
     assert parse_timestamp("2016-01-01 12:00:00") == moment
@@ -100,7 +100,7 @@ def test_both_timestamp_forms() -> None:
 
 @pytest.mark.parametrize(("form", "expected"), [("datetime", "2016-01-01 12:00:00"), ("millis", "1451620800000")])
 def test_build_request_signs_what_it_sends(form: str, expected: str) -> None:
-    moment = datetime(2016, 1, 1, 4, 0, 0, tzinfo=timezone.utc)
+    moment = datetime(2016, 1, 1, 4, 0, 0, tzinfo=UTC)
     data = build_request("taobao.item.quantity.update", {"num_iid": 123456, "quantity": 100, "type": 1, "sku_id": None},
                          app_key="12345678", app_secret=SECRET, session="test", sign_method="md5",
                          timestamp_form=form, now=moment)

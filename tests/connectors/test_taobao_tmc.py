@@ -147,3 +147,23 @@ async def test_unknown_stream_is_refused(box: RunningSandbox) -> None:
     async with TaobaoConnector(box.config(), retry=FAST) as connector:
         with pytest.raises(ValidationError, match="known: tmc, orders"):
             await connector.poll("refunds", None)
+
+
+@pytest.mark.parametrize(
+    ("message", "needle"),
+    [
+        ({"topic": "taobao_trade_TradeCreate", "content": "{}"}, "numeric id"),
+        ({"id": 1, "content": "{}"}, "no topic"),
+        ({"id": 1, "topic": "taobao_trade_TradeCreate", "content": "{not json"}, "not JSON"),
+        ({"id": 1, "topic": "taobao_trade_TradeCreate", "content": "[1]"}, "JSON object"),
+    ],
+)
+def test_malformed_tmc_messages_are_refused(message: dict[str, Any], needle: str) -> None:
+    from connectors.base import VerificationError
+    from connectors.taobao.verifier import tmc_event
+
+    with pytest.raises(VerificationError, match=needle) as caught:
+        tmc_event(message)
+    assert caught.value.status_code == 422
+    ok = tmc_event({"id": 5, "topic": "t", "content": '{"tid":1}', "pub_time": "2024-05-01 10:00:01"})
+    assert ok.event_id == "5" and ok.payload["content"] == {"tid": 1} and ok.occurred_at is not None

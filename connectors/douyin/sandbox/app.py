@@ -6,10 +6,10 @@ legacy ``err_no``/``message`` unless the caller sends ``x-open-no-old-err-code: 
 ``/_sandbox/events`` are pushed to ``hub_url`` as signed message arrays (tags 100/101/106, and 400
 for a product/stock change), retried until the hub answers ``{"code":0,...}``.
 """
+
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import ipaddress
 import itertools
 import json
@@ -33,8 +33,15 @@ from .state import DouyinShop, Order, Sku
 
 DEFAULT_CATALOG = {"SKU-A": 100, "SKU-B": 50, "SKU-C": 0}
 TOKEN_PATHS = {"/token/create", "/token/refresh"}
-API_PATHS = ["/token/create", "/token/refresh", "/sku/syncStock", "/sku/stockNum", "/sku/detail",
-             "/order/searchList", "/order/orderDetail"]
+API_PATHS = [
+    "/token/create",
+    "/token/refresh",
+    "/sku/syncStock",
+    "/sku/stockNum",
+    "/sku/detail",
+    "/order/searchList",
+    "/order/orderDetail",
+]
 WRITE_PATHS = {"/sku/syncStock"}
 TAG_CREATED, TAG_PAID, TAG_CANCELLED, TAG_PRODUCT = "100", "101", "106", "400"
 
@@ -150,8 +157,16 @@ def create_app(
 
     def sku_detail(params: Mapping[str, Any]) -> dict[str, Any]:
         sku = need_sku(params)
-        return {"id": sku.sku_id, "product_id": sku.product_id, "code": sku.code, "stock_num": sku.stock_num,
-                "prehold_stock_num": sku.prehold, "price": 9900, "spec_detail_name1": "默认", "out_sku_id": 0}
+        return {
+            "id": sku.sku_id,
+            "product_id": sku.product_id,
+            "code": sku.code,
+            "stock_num": sku.stock_num,
+            "prehold_stock_num": sku.prehold,
+            "price": 9900,
+            "spec_detail_name1": "默认",
+            "out_sku_id": 0,
+        }
 
     def search_list(params: Mapping[str, Any]) -> dict[str, Any]:
         size = as_int(params, "size", 10) or 10
@@ -161,9 +176,14 @@ def create_app(
         by_update = params.get("order_by") == "update_time" or params.get("update_time_start") is not None
         prefix = "update_time" if by_update else "create_time"
         orders, total = shop.search(
-            field=prefix, start=as_int(params, f"{prefix}_start"), end=as_int(params, f"{prefix}_end"),
-            status=as_int(params, "order_status"), page=page, size=size,
-            ascending=params.get("order_asc") in (True, "true", 1))
+            field=prefix,
+            start=as_int(params, f"{prefix}_start"),
+            end=as_int(params, f"{prefix}_end"),
+            status=as_int(params, "order_status"),
+            page=page,
+            size=size,
+            ascending=params.get("order_asc") in (True, "true", 1),
+        )
         return {"shop_order_list": [o.to_wire() for o in orders], "page": page, "size": size, "total": total}
 
     def order_detail(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -174,9 +194,16 @@ def create_app(
         return {"shop_order_detail": order.to_wire()}
 
     def token_data(token: Any) -> dict[str, Any]:
-        return {"access_token": token.access_token, "expires_in": int(token.expires_at - now()),
-                "refresh_token": token.refresh_token, "scope": "SCOPE", "shop_id": shop.shop_id,
-                "shop_name": "中枢沙箱小店", "authority_id": str(shop.shop_id), "auth_subject_type": "MiniShop"}
+        return {
+            "access_token": token.access_token,
+            "expires_in": int(token.expires_at - now()),
+            "refresh_token": token.refresh_token,
+            "scope": "SCOPE",
+            "shop_id": shop.shop_id,
+            "shop_name": "中枢沙箱小店",
+            "authority_id": str(shop.shop_id),
+            "auth_subject_type": "MiniShop",
+        }
 
     def token_create(params: Mapping[str, Any]) -> dict[str, Any]:
         grant = params.get("grant_type")
@@ -201,16 +228,25 @@ def create_app(
         return token_data(token)
 
     handlers: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
-        "/token/create": token_create, "/token/refresh": token_refresh, "/sku/syncStock": sync_stock,
-        "/sku/stockNum": stock_num, "/sku/detail": sku_detail, "/order/searchList": search_list,
+        "/token/create": token_create,
+        "/token/refresh": token_refresh,
+        "/sku/syncStock": sync_stock,
+        "/sku/stockNum": stock_num,
+        "/sku/detail": sku_detail,
+        "/order/searchList": search_list,
         "/order/orderDetail": order_detail,
     }
 
     @post(API_PATHS, status_code=200)
     async def gateway(request: Request[Any, Any, Any]) -> Response[Any]:
         body = await request.body()
-        entry = log.add(method=request.method, path=request.url.path, query=request.url.query or "",
-                        body=body, headers=dict(request.headers))
+        entry = log.add(
+            method=request.method,
+            path=request.url.path,
+            query=request.url.query or "",
+            body=body,
+            headers=dict(request.headers),
+        )
         legacy = request.headers.get("x-open-no-old-err-code") != "1"
         query = dict(parse_qsl(request.url.query or "", keep_blank_values=True))
         answer = await handle(request.url.path, query, body)
@@ -222,24 +258,35 @@ def create_app(
     async def handle(path: str, query: dict[str, str], body: bytes) -> tuple[DyCode | None, Any]:
         param_json = body.decode("utf-8", "replace") if body else query.get("param_json", "{}")
         try:
-            verify_api_request(query, param_json, app_key=app_key, app_secret=app_secret,
-                               method=method_for_path(path), now=now(), window=timestamp_window)
+            verify_api_request(
+                query,
+                param_json,
+                app_key=app_key,
+                app_secret=app_secret,
+                method=method_for_path(path),
+                now=now(),
+                window=timestamp_window,
+            )
         except DyRequestRefused as refused:
             return refused.code, None
         if path not in TOKEN_PATHS:
             state = shop.token_state(query.get("access_token"), now())
             if state != "ok":
-                return {"missing": codes.TOKEN_MISSING, "unknown": codes.TOKEN_UNKNOWN,
-                        "expired": codes.TOKEN_EXPIRED}[state], None
+                return {"missing": codes.TOKEN_MISSING, "unknown": codes.TOKEN_UNKNOWN, "expired": codes.TOKEN_EXPIRED}[
+                    state
+                ], None
         if not gate.allow(app_key):
             return codes.FLOW_LIMITED, None
         if faults.latency_ms:
             await asyncio.sleep(faults.latency_ms / 1000)
         fault = faults.next()
-        fault_codes = {"rate_limit": codes.FLOW_LIMITED,
-                       "auth": DyCode(30001, "操作权限不足", "isv.app-permissions-insufficient", "应用无权限调用该接口"), "server": codes.SERVICE_ERROR,
-                       "invalid": codes.PARAM_FORMAT,
-                       "not_found": DyCode(50002, "业务处理失败", "isv.sku-not-found", "sku不存在")}
+        fault_codes = {
+            "rate_limit": codes.FLOW_LIMITED,
+            "auth": DyCode(30001, "操作权限不足", "isv.app-permissions-insufficient", "应用无权限调用该接口"),
+            "server": codes.SERVICE_ERROR,
+            "invalid": codes.PARAM_FORMAT,
+            "not_found": DyCode(50002, "业务处理失败", "isv.sku-not-found", "sku不存在"),
+        }
         if fault:
             return fault_codes[fault], None
         if path in WRITE_PATHS:
@@ -262,11 +309,21 @@ def create_app(
 
     # -- push ---------------------------------------------------------------------------------------
     def message(tag: str, data: dict[str, Any]) -> dict[str, Any]:
-        return {"tag": tag, "msg_id": str(next(msg_ids)), "data": json.dumps(data, ensure_ascii=False, separators=(",", ":"))}
+        return {
+            "tag": tag,
+            "msg_id": str(next(msg_ids)),
+            "data": json.dumps(data, ensure_ascii=False, separators=(",", ":")),
+        }
 
     def order_message(tag: str, order: Order) -> dict[str, Any]:
-        base = {"biz": 2, "order_status": order.status, "order_type": 0, "p_id": int(order.order_id),
-                "s_ids": order.s_ids, "shop_id": order.shop_id}
+        base = {
+            "biz": 2,
+            "order_status": order.status,
+            "order_type": 0,
+            "p_id": int(order.order_id),
+            "s_ids": order.s_ids,
+            "shop_id": order.shop_id,
+        }
         if tag == TAG_CREATED:
             base["create_time"] = order.create_time
         elif tag == TAG_PAID:
@@ -278,8 +335,11 @@ def create_app(
     async def attempt(record: dict[str, Any]) -> bool:
         """One delivery; Douyin counts it done only on HTTP 200 with ``{"code": 0}``."""
         body: bytes = record["body"].encode()
-        headers = {"app-id": app_key, "event-sign": push_sign(app_key, app_secret, body),
-                   "Content-Type": "application/json"}
+        headers = {
+            "app-id": app_key,
+            "event-sign": push_sign(app_key, app_secret, body),
+            "Content-Type": "application/json",
+        }
         record["attempts"] += 1
         try:
             async with httpx.AsyncClient(timeout=10.0) as client:
@@ -308,8 +368,14 @@ def create_app(
         records = []
         for group in groups:
             body = json.dumps(group, ensure_ascii=False, separators=(",", ":"))
-            record = {"msg_ids": [m["msg_id"] for m in group], "tags": [m["tag"] for m in group], "body": body,
-                      "sign": push_sign(app_key, app_secret, body.encode()), "attempts": 0, "delivered": False}
+            record = {
+                "msg_ids": [m["msg_id"] for m in group],
+                "tags": [m["tag"] for m in group],
+                "body": body,
+                "sign": push_sign(app_key, app_secret, body.encode()),
+                "attempts": 0,
+                "delivered": False,
+            }
             pushes.append(record)
             records.append(record)
             if hub:
@@ -334,10 +400,14 @@ def create_app(
             return {"record_id": order.order_id, "order_id": order.order_id, "order_status": order.status}, msgs
         if kind in ("pay", "order.paid"):
             order = shop.pay(str(event.get("order_id")), t)
-            return {"record_id": order.order_id, "order_id": order.order_id, "order_status": order.status}, [order_message(TAG_PAID, order)]
+            return {"record_id": order.order_id, "order_id": order.order_id, "order_status": order.status}, [
+                order_message(TAG_PAID, order)
+            ]
         if kind in ("cancel", "order.cancelled", "orders/cancelled"):
             order = shop.cancel(str(event.get("order_id")), t)
-            return {"record_id": order.order_id, "order_id": order.order_id, "order_status": order.status}, [order_message(TAG_CANCELLED, order)]
+            return {"record_id": order.order_id, "order_id": order.order_id, "order_status": order.status}, [
+                order_message(TAG_CANCELLED, order)
+            ]
         if kind in ("ship", "order.shipped"):
             order = shop.ship(str(event.get("order_id")), t)
             return {"record_id": order.order_id, "order_id": order.order_id, "order_status": order.status}, []
@@ -349,8 +419,14 @@ def create_app(
                 sku.stock_num = int(event.get("qty", event.get("quantity", 0)))
                 if "presale_locked" in event:
                     sku.prehold = int(event["presale_locked"])
-            data = {"event": 3, "product_id": sku.product_id, "out_product_id": 0, "shop_id": shop.shop_id,
-                    "update_time": t, "check_reject_reason": ""}
+            data = {
+                "event": 3,
+                "product_id": sku.product_id,
+                "out_product_id": 0,
+                "shop_id": shop.shop_id,
+                "update_time": t,
+                "check_reject_reason": "",
+            }
             return {"sku": sku.code, **sku.stock_wire()}, [message(TAG_PRODUCT, data)]
         if kind == "auth_code":
             code = str(event.get("code") or uuid.uuid4().hex)
@@ -359,7 +435,9 @@ def create_app(
         if kind == "expire_tokens":
             shop.expire_tokens(now())
             return {"expired": True}, []
-        raise ValueError(f"unknown event type {kind!r}; expected order, pay, cancel, ship, stock, auth_code or expire_tokens")
+        raise ValueError(
+            f"unknown event type {kind!r}; expected order, pay, cancel, ship, stock, auth_code or expire_tokens"
+        )
 
     @post("/_sandbox/events", status_code=200)
     async def events(request: Request[Any, Any, Any]) -> Response[Any]:
@@ -407,8 +485,9 @@ def create_app(
 
     @get("/_sandbox/token")
     async def read_token() -> Response[Any]:
-        return _json({"access_token": issued.access_token, "refresh_token": issued.refresh_token,
-                      "shop_id": shop.shop_id})
+        return _json(
+            {"access_token": issued.access_token, "refresh_token": issued.refresh_token, "shop_id": shop.shop_id}
+        )
 
     @post("/_sandbox/faults", status_code=200)
     async def set_faults(request: Request[Any, Any, Any]) -> Response[Any]:
@@ -418,12 +497,10 @@ def create_app(
             return _json({"error": str(exc)}, 400)
         return _json(faults.state())
 
-    app = Litestar(route_handlers=[gateway, events, read_log, read_stock, read_pushes, redeliver, read_token,
-                                   set_faults], debug=False)
+    app = Litestar(
+        route_handlers=[gateway, events, read_log, read_stock, read_pushes, redeliver, read_token, set_faults],
+        debug=False,
+    )
     app.state.shop = shop
     app.state.pushes = pushes
     return app
-
-
-def fingerprint(body: bytes) -> str:
-    return hashlib.sha256(body).hexdigest()

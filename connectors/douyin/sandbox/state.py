@@ -1,4 +1,5 @@
 """In-memory Douyin shop: SKUs (可售 stock_num incl. presale-locked, prehold), orders, tokens. Pure."""
+
 from __future__ import annotations
 
 import itertools
@@ -23,11 +24,21 @@ class Sku:
     def stock_wire(self) -> dict[str, Any]:
         """``sku.stockNum`` data."""
         return {
-            "sku_id": self.sku_id, "out_sku_id": 0, "code": self.code, "sku_type": 0,
-            "stock_num": self.stock_num, "prehold_stock_num": self.prehold,
-            "prom_stock_num": 0, "step_stock_num": 0, "prehold_step_stock_num": 0, "prom_step_stock_num": 0,
-            "stock_num_map": {}, "prehold_stock_map": {}, "ship_rule_map": {},
-            "normal_stock_num": self.stock_num, "channel_stock_num": 0,
+            "sku_id": self.sku_id,
+            "out_sku_id": 0,
+            "code": self.code,
+            "sku_type": 0,
+            "stock_num": self.stock_num,
+            "prehold_stock_num": self.prehold,
+            "prom_stock_num": 0,
+            "step_stock_num": 0,
+            "prehold_step_stock_num": 0,
+            "prom_step_stock_num": 0,
+            "stock_num_map": {},
+            "prehold_stock_map": {},
+            "ship_rule_map": {},
+            "normal_stock_num": self.stock_num,
+            "channel_stock_num": 0,
         }
 
 
@@ -49,15 +60,31 @@ class Order:
     def to_wire(self) -> dict[str, Any]:
         """One ``shop_order_list`` entry of ``order.searchList``."""
         return {
-            "order_id": self.order_id, "shop_id": self.shop_id, "order_status": self.status,
-            "order_status_desc": STATUS_DESC[self.status], "order_type": 0,
+            "order_id": self.order_id,
+            "shop_id": self.shop_id,
+            "order_status": self.status,
+            "order_status_desc": STATUS_DESC[self.status],
+            "order_type": 0,
             "order_phase_list": [{"phase": 1}] if self.presale else [],
-            "create_time": self.create_time, "update_time": self.update_time, "pay_time": self.pay_time,
-            "order_amount": sum(q * 9900 for _, q, _ in self.lines), "pay_amount": sum(q * 9900 for _, q, _ in self.lines),
+            "create_time": self.create_time,
+            "update_time": self.update_time,
+            "pay_time": self.pay_time,
+            "order_amount": sum(q * 9900 for _, q, _ in self.lines),
+            "pay_amount": sum(q * 9900 for _, q, _ in self.lines),
             "sku_order_list": [
-                {"order_id": sub, "parent_order_id": self.order_id, "sku_id": sku.sku_id, "product_id": sku.product_id,
-                 "code": sku.code, "out_sku_id": "", "item_num": qty, "order_status": self.status,
-                 "is_presale": 1 if self.presale else 0, "create_time": self.create_time, "update_time": self.update_time}
+                {
+                    "order_id": sub,
+                    "parent_order_id": self.order_id,
+                    "sku_id": sku.sku_id,
+                    "product_id": sku.product_id,
+                    "code": sku.code,
+                    "out_sku_id": "",
+                    "item_num": qty,
+                    "order_status": self.status,
+                    "is_presale": 1 if self.presale else 0,
+                    "create_time": self.create_time,
+                    "update_time": self.update_time,
+                }
                 for sku, qty, sub in self.lines
             ],
         }
@@ -105,8 +132,10 @@ class DouyinShop:
 
     def stock_view(self) -> dict[str, Any]:
         with self.lock:
-            return {s.code: {"sku_id": s.sku_id, "stock_num": s.stock_num, "prehold_stock_num": s.prehold}
-                    for s in self.skus.values()}
+            return {
+                s.code: {"sku_id": s.sku_id, "stock_num": s.stock_num, "prehold_stock_num": s.prehold}
+                for s in self.skus.values()
+            }
 
     # -- orders ------------------------------------------------------------------------------
     def create_order(self, lines: list[tuple[Sku, int]], now: int, *, presale: bool, paid: bool) -> Order:
@@ -169,16 +198,31 @@ class DouyinShop:
             raise ValueError(f"no order {order_id!r}")
         return order
 
-    def search(self, *, field: str, start: int | None, end: int | None, status: int | None,
-               page: int, size: int, ascending: bool) -> tuple[list[Order], int]:
+    def search(
+        self,
+        *,
+        field: str,
+        start: int | None,
+        end: int | None,
+        status: int | None,
+        page: int,
+        size: int,
+        ascending: bool,
+    ) -> tuple[list[Order], int]:
         with self.lock:
+
             def stamp(o: Order) -> int:
                 return o.update_time if field == "update_time" else o.create_time
-            hits = [o for o in self.orders.values()
-                    if (start is None or stamp(o) >= start) and (end is None or stamp(o) <= end)
-                    and (status is None or o.status == status)]
+
+            hits = [
+                o
+                for o in self.orders.values()
+                if (start is None or stamp(o) >= start)
+                and (end is None or stamp(o) <= end)
+                and (status is None or o.status == status)
+            ]
             hits.sort(key=lambda o: (stamp(o), o.order_id), reverse=not ascending)
-            return hits[page * size:(page + 1) * size], len(hits)
+            return hits[page * size : (page + 1) * size], len(hits)
 
     # -- tokens ------------------------------------------------------------------------------
     def issue_token(self, now: float, ttl: float, token: str | None = None) -> Token:

@@ -6,6 +6,7 @@ puts everything there) or a form body (the Java SDK puts ``360buy_param_json`` t
 JD cannot push: orders created through ``/_sandbox/events`` wait to be polled with
 ``jingdong.pop.order.search``.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -13,7 +14,6 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -22,7 +22,7 @@ from litestar import Litestar, Request, Response, get, post, route
 from connectors.testing import Faults, RequestLog
 
 from .. import codes
-from ..signing import response_root
+from ..signing import parse_timestamp, response_root
 from ..verifier import JdRequestRefused, verify_request
 from .gate import RateGate, ReplayCache
 from .state import ORDER_SHIPPED, JdShop, Sku
@@ -45,8 +45,20 @@ def _json(body: Any, status: int = 200) -> Response[Any]:
 
 
 # JD answers everything with HTTP 200; the log's ``status`` is the HTTP-equivalent outcome
-_EQUIVALENT = {"9": 400, "11": 401, "12": 401, "15": 400, "18": 429, "19": 401, "21": 401, "66": 504, "67": 503,
-               "SKU_NOT_EXIST": 404, "PARAM_MISSING": 400, "PARAM_INVALID": 400}
+_EQUIVALENT = {
+    "9": 400,
+    "11": 401,
+    "12": 401,
+    "15": 400,
+    "18": 429,
+    "19": 401,
+    "21": 401,
+    "66": 504,
+    "67": 503,
+    "SKU_NOT_EXIST": 404,
+    "PARAM_MISSING": 400,
+    "PARAM_INVALID": 400,
+}
 
 
 def outcome(response: Response[Any]) -> tuple[str, int]:
@@ -79,8 +91,6 @@ def _int(business: Mapping[str, Any], key: str, *, required: bool = True, defaul
 
 
 def _parse_jd_date(business: Mapping[str, Any], key: str) -> float:
-    from ..signing import parse_timestamp
-
     value = business.get(key)
     if not value:
         raise BusinessError("PARAM_MISSING", f"{key} is required (yyyy-MM-dd HH:mm:ss)")
@@ -138,9 +148,18 @@ def create_app(
 
     def find_stock(business: Mapping[str, Any]) -> dict[str, Any]:
         sku = shop.find(_int(business, "skuId"))
-        stocks = [] if sku is None else [
-            {"skuId": sku.sku_id, "stockNum": sku.stock, "storeId": 0,
-             "detailStock": {"totalStockNum": sku.stock, "usableStockNum": sku.stock}}]
+        stocks = (
+            []
+            if sku is None
+            else [
+                {
+                    "skuId": sku.sku_id,
+                    "stockNum": sku.stock,
+                    "storeId": 0,
+                    "detailStock": {"totalStockNum": sku.stock, "usableStockNum": sku.stock},
+                }
+            ]
+        )
         return {"skuStocks": stocks}
 
     def batch_query(business: Mapping[str, Any]) -> dict[str, Any]:
@@ -163,13 +182,22 @@ def create_app(
         states_raw = business.get("order_state")
         states = {s for s in str(states_raw).split(",") if s} if states_raw else None
         descending = str(business.get("sortType", "0")) == "1"
-        orders, total = shop.search(start=start, end=end, by_modified=date_type != "1", states=states,
-                                    page=page, page_size=page_size, descending=descending)
-        return {"searchorderinfo_result": {
-            "apiResult": {"success": True, "resultCode": "", "chineseErrCode": "", "englishErrCode": ""},
-            "orderInfoList": [o.to_wire(shop.vender_id) for o in orders],
-            "orderTotal": total,
-        }}
+        orders, total = shop.search(
+            start=start,
+            end=end,
+            by_modified=date_type != "1",
+            states=states,
+            page=page,
+            page_size=page_size,
+            descending=descending,
+        )
+        return {
+            "searchorderinfo_result": {
+                "apiResult": {"success": True, "resultCode": "", "chineseErrCode": "", "englishErrCode": ""},
+                "orderInfoList": [o.to_wire(shop.vender_id) for o in orders],
+                "orderTotal": total,
+            }
+        }
 
     methods: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
         "jingdong.stock.write.updateSkuStock": update_stock,
@@ -184,8 +212,13 @@ def create_app(
     @route("/routerjson", http_method=["GET", "POST"])
     async def router(request: Request[Any, Any, Any]) -> Response[Any]:
         body = await request.body()
-        entry = log.add(method=request.method, path=request.url.path, query=request.url.query or "",
-                        body=body, headers=dict(request.headers))
+        entry = log.add(
+            method=request.method,
+            path=request.url.path,
+            query=request.url.query or "",
+            body=body,
+            headers=dict(request.headers),
+        )
         response = await answer(await params_of(request, body))
         entry["http_status"] = response.status_code
         entry["code"], entry["status"] = outcome(response)
@@ -239,9 +272,17 @@ def create_app(
 
     # -- OAuth (open-oauth.jd.com) -----------------------------------------------------------
     def token_body(token: Any) -> dict[str, Any]:
-        return {"access_token": token.access_token, "expires_in": int(token.expires_at - now()),
-                "refresh_token": token.refresh_token, "scope": "snsapi_base", "open_id": "sandbox-open-id",
-                "uid": "sandbox-uid", "time": int(now() * 1000), "token_type": "bearer", "code": 0}
+        return {
+            "access_token": token.access_token,
+            "expires_in": int(token.expires_at - now()),
+            "refresh_token": token.refresh_token,
+            "scope": "snsapi_base",
+            "open_id": "sandbox-open-id",
+            "uid": "sandbox-uid",
+            "time": int(now() * 1000),
+            "token_type": "bearer",
+            "code": 0,
+        }
 
     @route("/oauth2/access_token", http_method=["GET", "POST"])
     async def oauth_access_token(request: Request[Any, Any, Any]) -> Response[Any]:
@@ -277,7 +318,8 @@ def create_app(
         if kind in ("order", "order.created", "orders/create"):
             lines = event.get("lines") or [{"sku": event.get("sku"), "qty": event.get("qty", event.get("quantity", 1))}]
             order = shop.create_order(
-                [(sku_of(line), int(line.get("qty", line.get("quantity", 1)))) for line in lines], now())
+                [(sku_of(line), int(line.get("qty", line.get("quantity", 1)))) for line in lines], now()
+            )
             return {"record_id": order.order_id, "order_id": order.order_id, "state": order.state}
         if kind in ("cancel", "order.cancelled", "orders/cancelled"):
             order = shop.cancel_order(str(event.get("order_id")), now())
@@ -300,7 +342,9 @@ def create_app(
         if kind == "expire_tokens":
             shop.expire_tokens(now())
             return {"expired": True}
-        raise ValueError(f"unknown event type {kind!r}; expected order, cancel, ship, modify, stock, auth_code or expire_tokens")
+        raise ValueError(
+            f"unknown event type {kind!r}; expected order, cancel, ship, modify, stock, auth_code or expire_tokens"
+        )
 
     @post("/_sandbox/events", status_code=200)
     async def events(request: Request[Any, Any, Any]) -> Response[Any]:
@@ -339,16 +383,21 @@ def create_app(
             return _json({"error": str(exc)}, 400)
         return _json(faults.state())
 
-    app = Litestar(route_handlers=[router, oauth_access_token, oauth_refresh_token, events, read_log,
-                                   read_stock, read_orders, read_token, set_faults], debug=False)
+    app = Litestar(
+        route_handlers=[
+            router,
+            oauth_access_token,
+            oauth_refresh_token,
+            events,
+            read_log,
+            read_stock,
+            read_orders,
+            read_token,
+            set_faults,
+        ],
+        debug=False,
+    )
     app.state.shop = shop
     app.state.faults = faults
     app.state.log = log
     return app
-
-
-def now_jd(clock: Callable[[], float] = time.time) -> str:
-    """Current GMT+8 time in JD's format (handy for curl examples)."""
-    from ..signing import format_timestamp
-
-    return format_timestamp(datetime.fromtimestamp(clock()).astimezone())

@@ -3,6 +3,7 @@
 Generic (no platform wire format here); the Douyin sandbox uses it too. It belongs in
 ``connectors/testing`` — kept here only because that package is another helper's.
 """
+
 from __future__ import annotations
 
 import threading

@@ -1,10 +1,11 @@
 """In-memory JD shop: SKUs with stock, POP orders with modified times, issued tokens. Pure, no I/O."""
+
 from __future__ import annotations
 
 import itertools
 import secrets
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -51,20 +52,37 @@ class Order:
             "orderPayment": f"{total:.2f}",
             "freightPrice": "0.00",
             "orderState": self.state,
-            "orderStateRemark": {ORDER_PAID: "等待出库", ORDER_CANCELLED: "(删除)库房取消",
-                                 ORDER_SHIPPED: "等待确认收货", ORDER_FINISHED: "完成"}.get(self.state, ""),
+            "orderStateRemark": {
+                ORDER_PAID: "等待出库",
+                ORDER_CANCELLED: "(删除)库房取消",
+                ORDER_SHIPPED: "等待确认收货",
+                ORDER_FINISHED: "完成",
+            }.get(self.state, ""),
             "orderRemark": self.remark,
             "orderStartTime": jd_time(self.created),
             "paymentConfirmTime": jd_time(self.created),
             "modified": jd_time(self.modified),
             "itemInfoList": [
-                {"skuId": str(sku.sku_id), "outerSkuId": sku.outer_id, "wareId": str(sku.ware_id),
-                 "skuName": sku.name or sku.outer_id, "jdPrice": "99.00", "itemTotal": str(qty),
-                 "productNo": sku.outer_id, "giftPoint": "0"}
+                {
+                    "skuId": str(sku.sku_id),
+                    "outerSkuId": sku.outer_id,
+                    "wareId": str(sku.ware_id),
+                    "skuName": sku.name or sku.outer_id,
+                    "jdPrice": "99.00",
+                    "itemTotal": str(qty),
+                    "productNo": sku.outer_id,
+                    "giftPoint": "0",
+                }
                 for sku, qty in self.items
             ],
-            "consigneeInfo": {"fullname": "张*", "mobile": "138****0000", "province": "北京",
-                              "city": "北京市", "county": "朝阳区", "fullAddress": "北京北京市朝阳区****"},
+            "consigneeInfo": {
+                "fullname": "张*",
+                "mobile": "138****0000",
+                "province": "北京",
+                "city": "北京市",
+                "county": "朝阳区",
+                "fullAddress": "北京北京市朝阳区****",
+            },
         }
 
 
@@ -147,17 +165,31 @@ class JdShop:
             raise ValueError(f"no order {order_id!r}")
         return order
 
-    def search(self, *, start: float, end: float, by_modified: bool, states: set[str] | None,
-               page: int, page_size: int, descending: bool) -> tuple[list[Order], int]:
+    def search(
+        self,
+        *,
+        start: float,
+        end: float,
+        by_modified: bool,
+        states: set[str] | None,
+        page: int,
+        page_size: int,
+        descending: bool,
+    ) -> tuple[list[Order], int]:
         """Orders whose modified (or created) time lies in [start, end] at second resolution."""
         with self.lock:
+
             def stamp(o: Order) -> int:
                 return int(o.modified if by_modified else o.created)
-            hits = [o for o in self.orders.values()
-                    if int(start) <= stamp(o) <= int(end) and (not states or o.state in states)]
+
+            hits = [
+                o
+                for o in self.orders.values()
+                if int(start) <= stamp(o) <= int(end) and (not states or o.state in states)
+            ]
             hits.sort(key=lambda o: (stamp(o), o.order_id), reverse=descending)
             first = (page - 1) * page_size
-            return hits[first:first + page_size], len(hits)
+            return hits[first : first + page_size], len(hits)
 
     # -- tokens ------------------------------------------------------------------------------
     def issue_token(self, now: float, ttl: float, token: str | None = None) -> Token:

@@ -179,12 +179,15 @@ class KingdeeState:
 
 
 def _row_values(v: KdVoucher, entry: dict[str, Any], seq: int) -> dict[str, Any]:
-    values: dict[str, Any] = {k.upper(): (_number(val) if isinstance(val, dict) else val) for k, val in v.header.items()}
+    values: dict[str, Any] = {
+        k.upper(): (_number(val) if isinstance(val, dict) else val) for k, val in v.header.items()
+    }
     values.update({
         "FVOUCHERID": v.id, "FID": v.id, "FBILLNO": v.number, "FDATE": f"{v.date.isoformat()}T00:00:00",
         "FYEAR": v.date.year, "FPERIOD": v.date.month, "FACCOUNTBOOKID": v.book, "FACCOUNTBOOKID.FNUMBER": v.book,
         "FVOUCHERGROUPID": v.group, "FVOUCHERGROUPID.FNUMBER": v.group, "FVOUCHERGROUPNO": str(v.group_no),
-        "FDOCUMENTSTATUS": v.status, "FENTRYID": seq, "FENTITY_FENTRYID": seq, "FEXPLANATION": entry.get("FEXPLANATION", ""),
+        "FDOCUMENTSTATUS": v.status, "FENTRYID": seq, "FENTITY_FENTRYID": seq,
+        "FEXPLANATION": entry.get("FEXPLANATION", ""),
         "FACCOUNTID": entry["_account"], "FACCOUNTID.FNUMBER": entry["_account"],
         "FDEBIT": float(entry["_debit"]), "FCREDIT": float(entry["_credit"]),
     })

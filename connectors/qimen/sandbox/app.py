@@ -482,6 +482,8 @@ def create_app(
             payload = codec.success("", **await wms.handle(method, document))
         except QimenFailure as failure:
             payload = codec.failure(failure.code, failure.message)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:  # a body shape no check foresaw
+            payload = codec.failure(ERR_INVALID_ARGS[0], f"{ERR_INVALID_ARGS[1]}: {type(exc).__name__}: {exc}")
         entry["status"] = 200
         entry["flag"], entry["code"] = payload["flag"], payload["code"]
         return _answer(payload, fmt)

@@ -9,12 +9,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from litestar import Litestar
 from litestar.middleware import DefineMiddleware
 
-from ._app import (
+from ._faults import LogMiddleware
+from ._oauth import authorize, oauth_access_token
+from ._operator import sandbox_events, sandbox_faults, sandbox_log, sandbox_settings, sandbox_stock
+from ._orders import graphql, order, orders
+from ._rest import (
     Sandbox,
     guard,
     inventory_item,
@@ -28,19 +31,6 @@ from ._app import (
     products,
     variant,
 )
-from ._faults import LogMiddleware
-from ._routes2 import (
-    authorize,
-    graphql,
-    oauth_access_token,
-    order,
-    orders,
-    sandbox_events,
-    sandbox_faults,
-    sandbox_log,
-    sandbox_settings,
-    sandbox_stock,
-)
 
 __all__ = ["Sandbox", "create_app"]
 
@@ -53,6 +43,7 @@ def create_app(
     app_secret: str,
     access_token: str,
     hub_url: str | None = None,
+    webhook_target: str | None = None,
     skus: Mapping[str, int] | Sequence[str] = DEFAULT_SKUS,
     initial_stock: int = 100,
     shop_domain: str = "zhongshu-sandbox.myshopify.com",
@@ -62,9 +53,12 @@ def create_app(
     graphql_restore: float = 100.0,
     retry_after: float = 2.0,
 ) -> Litestar:
-    """Build the sandbox app. ``hub_url`` receives the signed webhooks (loopback only)."""
+    """Build the sandbox app. ``hub_url`` (alias ``webhook_target``) receives the signed webhooks
+    (loopback only; change it later with ``POST /_sandbox/settings``). ``skus`` maps SKU -> available,
+    or lists SKUs that start at ``initial_stock``. Limits default to Shopify's Standard plan."""
     stock = dict(skus) if isinstance(skus, Mapping) else {sku: initial_stock for sku in skus}
-    sandbox = Sandbox(app_key=app_key, app_secret=app_secret, access_token=access_token, hub_url=hub_url,
+    sandbox = Sandbox(app_key=app_key, app_secret=app_secret, access_token=access_token,
+                      hub_url=hub_url or webhook_target,
                       skus=stock, shop_domain=shop_domain, rest_bucket=rest_bucket, rest_leak=rest_leak,
                       graphql_max=graphql_max, graphql_restore=graphql_restore, retry_after=retry_after)
     app = Litestar(

@@ -44,7 +44,8 @@ def parse_mutation(query: str, variables: dict[str, Any] | None) -> tuple[str, d
     key = None
     for directive in node.directives or ():
         if directive.name.value == "idempotent":
-            key = {a.name.value: value_from_ast_untyped(a.value, variables or {}) for a in directive.arguments}.get("key")
+            values = {a.name.value: value_from_ast_untyped(a.value, variables or {}) for a in directive.arguments}
+            key = values.get("key")
     if not isinstance(args.get("input"), dict):
         raise GraphQLFailure(f"Field '{node.name.value}' is missing required argument 'input'")
     return node.name.value, args["input"], key
@@ -69,7 +70,8 @@ def set_quantities(shop: Shop, data: dict[str, Any]) -> tuple[dict[str, Any], li
     ignore = bool(data.get("ignoreCompareQuantity"))
     planned = []
     for n, line in enumerate(data.get("quantities") or []):
-        item_id, loc_id = _gid(line.get("inventoryItemId"), "InventoryItem"), _gid(line.get("locationId"), "Location")
+        item_id = _gid(line.get("inventoryItemId"), "InventoryItem")
+        loc_id = _gid(line.get("locationId"), "Location")
         try:
             level = shop.level(item_id, loc_id)
         except KeyError as exc:
@@ -97,7 +99,8 @@ def adjust_quantities(shop: Shop, data: dict[str, Any]) -> tuple[dict[str, Any],
         return _user_error("INVALID_REASON", ["input", "reason"], "The specified reason is invalid."), []
     changes, touched = [], []
     for n, change in enumerate(data.get("changes") or []):
-        item_id, loc_id = _gid(change.get("inventoryItemId"), "InventoryItem"), _gid(change.get("locationId"), "Location")
+        item_id = _gid(change.get("inventoryItemId"), "InventoryItem")
+        loc_id = _gid(change.get("locationId"), "Location")
         try:
             level = shop.level(item_id, loc_id)
         except KeyError as exc:

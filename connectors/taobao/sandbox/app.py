@@ -132,7 +132,8 @@ def create_app(
                 if mode not in (None, "pay", "place"):
                     raise ValueError("mode must be 'pay' (pay-to-deduct) or 'place' (place-to-deduct)")
                 trade = state.create_trade(
-                    outer_id=sku, num=int(body.get("qty", body.get("quantity", 1))), buyer_nick=str(body.get("buyer", "tb_buyer")),
+                    outer_id=sku, num=int(body.get("qty", body.get("quantity", 1))),
+                    buyer_nick=str(body.get("buyer", "tb_buyer")),
                     pay_to_deduct=None if mode is None else mode == "pay", paid=bool(body.get("paid", False)))
                 return Response({"tid": trade.tid, "record_id": str(trade.tid), "status": trade.status})
             if kind in ("pay", "ship", "cancel", "close"):

@@ -17,7 +17,7 @@ import json
 import secrets
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.taobao.signing import format_timestamp
@@ -53,7 +53,7 @@ class SandboxClock:
     def now(self) -> datetime:
         if self.frozen_at is not None:
             return self.frozen_at + self.offset
-        return datetime.now(timezone.utc) + self.offset
+        return datetime.now(UTC) + self.offset
 
     def advance(self, seconds: float) -> None:
         self.offset += timedelta(seconds=seconds)
@@ -61,9 +61,9 @@ class SandboxClock:
     def freeze(self, frozen: bool) -> None:
         """Stop (or restart) the clock so per-second limits can be tested without races."""
         if frozen and self.frozen_at is None:
-            self.frozen_at = datetime.now(timezone.utc)
+            self.frozen_at = datetime.now(UTC)
         elif not frozen and self.frozen_at is not None:
-            self.offset += self.frozen_at - datetime.now(timezone.utc)
+            self.offset += self.frozen_at - datetime.now(UTC)
             self.frozen_at = None
 
 

@@ -200,6 +200,8 @@ def create_app(
     hub_url: str | None = None,
     customer: str = "CUSTOMER01",
     salt: str = "",
+    push_retries: int = 2,
+    duplicate_pushes: int = 1,
     clock: Callable[[], datetime] | None = None,
     **_ignored: Any,
 ) -> Litestar:
@@ -207,6 +209,7 @@ def create_app(
     numbers nobody subscribed go to ``hub_url`` signed with ``salt`` (default: ``app_secret``)."""
     service = SandboxKuaidi100(key=app_key, customer=customer, hub_url=hub_url, salt=salt or app_secret,
                                clock=clock or (lambda: datetime.now(timezone.utc)))
+    service.push_retries, service.duplicate_pushes = max(0, push_retries), max(1, duplicate_pushes)
 
     async def form_of(request: Request[Any, Any, Any]) -> tuple[dict[str, str], dict[str, Any]]:
         body = await request.body()

@@ -75,3 +75,11 @@ def test_moving_average_conserves_value(seq: list[tuple[bool, int, D]]) -> None:
     assert pos.value >= 0
     if pos.quantity == 0:
         assert pos.value == 0
+
+
+def test_snapshot_round_trip_keeps_the_average() -> None:
+    c = MovingAverageCost()
+    c.receive("A", 3, D("10"))
+    c.receive("A", 1, D("14"))
+    again = MovingAverageCost.from_snapshot(c.snapshot())
+    assert again.issue("A", 2).amount == c.issue("A", 2).amount == D("22.00")

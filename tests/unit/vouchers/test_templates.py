@@ -86,8 +86,10 @@ def test_intercompany_transfer_books_both_entities() -> None:
         T,
         b,
     )
-    assert out.book == "E1" and sides(out) == [("intercompany_receivable", "14.00", "0.00"), ("inventory", "0.00", "14.00")]
-    assert inn.book == "E2" and sides(inn) == [("inventory", "14.00", "0.00"), ("intercompany_payable", "0.00", "14.00")]
+    assert out.book == "E1"
+    assert sides(out) == [("intercompany_receivable", "14.00", "0.00"), ("inventory", "0.00", "14.00")]
+    assert inn.book == "E2"
+    assert sides(inn) == [("inventory", "14.00", "0.00"), ("intercompany_payable", "0.00", "14.00")]
 
 
 def test_standard_cost_receipt_posts_a_price_variance_line() -> None:
@@ -112,7 +114,8 @@ def test_receipt_without_cost_is_refused() -> None:
         ({"templates": {"a": {"match": {}}}}, "needs match.kind"),
         ({"templates": {"a": {"match": {"kind": "x"}, "valuation": "fifo"}}}, "valuation 'fifo'"),
         (
-            {"templates": {"a": {"match": {"kind": "x"}, "valuation": "issue", "lines": [{"side": "debit", "account": "i"}]}}},
+            {"templates": {"a": {"match": {"kind": "x"}, "valuation": "issue",
+                                 "lines": [{"side": "debit", "account": "i"}]}}},
             "needs debit and credit",
         ),
     ],

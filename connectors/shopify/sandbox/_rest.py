@@ -1,4 +1,4 @@
-"""Litestar routes of the Shopify sandbox: Admin API (REST + GraphQL), OAuth, and /_sandbox operator."""
+"""Sandbox state, the Admin API guard (token, faults, leaky bucket) and the REST inventory/product routes."""
 
 from __future__ import annotations
 
@@ -40,7 +40,8 @@ class Sandbox:
         self.pushes: list[dict[str, Any]] = []
 
     async def push(self, topic: str, payload: Any, version: str = c.API_VERSION) -> dict[str, Any]:
-        headers, body = webhook_request(topic, payload, secret=self.app_secret, shop=self.shop.domain, version=version)
+        headers, body = webhook_request(topic, payload, secret=self.app_secret, shop=self.shop.domain,
+                                        version=version)
         record: dict[str, Any] = {"topic": topic, "event_id": headers["X-Shopify-Event-Id"], "status": None}
         if self.webhook_target:
             record["status"] = await deliver(self.webhook_target, headers, body)
@@ -48,7 +49,8 @@ class Sandbox:
         return record
 
     async def push_level(self, inventory_item_id: int) -> dict[str, Any]:
-        return await self.push("inventory_levels/update", self.shop.level_json(inventory_item_id, self.shop.location_id))
+        level = self.shop.level_json(inventory_item_id, self.shop.location_id)
+        return await self.push("inventory_levels/update", level)
 
 
 def _sandbox(request: Request[Any, Any, Any]) -> Sandbox:
@@ -106,7 +108,8 @@ async def inventory_levels(request: Request[Any, Any, Any], inventory_item_ids: 
     items, locs = _ids(inventory_item_ids, "inventory_item_ids"), _ids(location_ids, "location_ids")
     if not items and not locs:
         raise HTTPException(status_code=422, detail="inventory_item_ids or location_ids is required")
-    levels = [shop.level_json(i, l) for (i, l) in shop.levels if (not items or i in items) and (not locs or l in locs)]
+    levels = [shop.level_json(item, loc) for (item, loc) in shop.levels
+              if (not items or item in items) and (not locs or loc in locs)]
     return {"inventory_levels": levels}
 
 

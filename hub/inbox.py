@@ -1,0 +1,66 @@
+"""The inbox: every inbound payload kept verbatim and committed *before* the platform is acknowledged.
+
+Unique per (source, platform event id): a redelivered webhook or re-polled message is stored once and
+processed once. Refused payloads (bad signature, expired) are stored too, as ``refused``, never processed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub import lineage
+from hub.services.uow import UnitOfWork
+from hub.storage.models import RawEvent, utcnow
+from hub.storage.sql import insert
+
+PROCESS_JOB = "inbox.process"
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    raw_event_id: int
+    duplicate: bool
+
+
+async def store(
+    session: AsyncSession,
+    *,
+    source: str,
+    platform_event_id: str,
+    body: bytes,
+    topic: str = "",
+    headers: Mapping[str, str] | None = None,
+    verified: bool = True,
+    verification: str = "",
+    status: str = "pending",
+) -> Stored:
+    values = {
+        "source": source, "platform_event_id": platform_event_id[:200], "topic": topic[:200],
+        "received_at": utcnow(), "headers": dict(headers or {}), "body": body, "verified": verified,
+        "verification": verification[:500], "status": status,
+    }  # fmt: skip
+    stmt = insert(session, RawEvent).values(values).on_conflict_do_nothing(index_elements=["source", "platform_event_id"])
+    row = (await session.execute(stmt.returning(RawEvent.id))).first()
+    if row is None:
+        existing = await session.scalar(
+            select(RawEvent.id).where(RawEvent.source == source, RawEvent.platform_event_id == platform_event_id[:200])
+        )
+        assert existing is not None
+        return Stored(int(existing), True)
+    raw_id = int(row[0])
+    label = f"{source} {topic} {platform_event_id}".strip()
+    await lineage.record(session, f"raw:{raw_id}", kind="raw_event", label=label, data={"source": source})
+    return Stored(raw_id, False)
+
+
+async def store_and_enqueue(uow: UnitOfWork, **kwargs: Any) -> Stored:
+    """Store an event and, if it is to be processed, enqueue that in the same transaction."""
+    stored = await store(uow.session, **kwargs)
+    if not stored.duplicate and kwargs.get("status", "pending") == "pending":
+        await uow.enqueue(PROCESS_JOB, f"raw:{stored.raw_event_id}", {"raw_event_id": stored.raw_event_id})
+    return stored

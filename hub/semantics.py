@@ -1,0 +1,39 @@
+"""The declarative rule sets the pipeline runs on, loaded once per process from their YAML folders.
+
+Mappings, the semantic dictionary, arbitration rules and views are data; a deployment may point at its
+own folders. Loading validates them, so a broken rule file stops the hub at start with its name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from conflict_rules import load_rules as load_arbitration_rules
+from conflict_rules.model import RuleSet
+from mappings import load_rules as load_mapping_rules
+from mappings.engine import RuleBook
+from semantic_layer.dictionary import SemanticDictionary, load_dictionary
+from semantic_layer.views import ViewRegistry, load_views
+
+
+@dataclass(frozen=True)
+class Semantics:
+    mappings: RuleBook
+    dictionary: SemanticDictionary
+    rules: RuleSet
+    views: ViewRegistry
+
+    def kind_of(self, source: str) -> str:
+        """``douyin_shop2`` → ``douyin``: the dictionary and rules know kinds, instances add a suffix."""
+        return source.split("_", 1)[0]
+
+
+@lru_cache(maxsize=1)
+def semantics() -> Semantics:
+    return Semantics(
+        mappings=load_mapping_rules(),
+        dictionary=load_dictionary(),
+        rules=load_arbitration_rules(),
+        views=load_views(),
+    )
