@@ -17,6 +17,9 @@ from semantic_layer.dictionary import SemanticDictionary, load_dictionary
 from semantic_layer.views import ViewRegistry, load_views
 
 
+KIND_ALIASES = {"wms": "qimen"}
+
+
 @dataclass(frozen=True)
 class Semantics:
     mappings: RuleBook
@@ -25,8 +28,10 @@ class Semantics:
     views: ViewRegistry
 
     def kind_of(self, source: str) -> str:
-        """``douyin_shop2`` → ``douyin``: the dictionary and rules know kinds, instances add a suffix."""
-        return source.split("_", 1)[0]
+        """The mapping connector for a source with no registered instance: ``douyin_shop2`` → ``douyin``;
+        a generic ``wms`` speaks the Qimen protocol."""
+        kind = source.split("_", 1)[0]
+        return KIND_ALIASES.get(kind, kind)
 
 
 @lru_cache(maxsize=1)

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 DEFAULT_VAR_DIR = Path("var")
@@ -61,6 +61,33 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     db_pool_size: int = Field(default=10, ge=1)
+
+    # --- security (hub/security) ---
+    admin_password: SecretStr | None = None
+    """Password of the bootstrap ``admin`` user, created when no admin exists. Embedded mode, unset: one is
+    generated into ``var/admin-password.txt``."""
+    secret_key: SecretStr | None = None
+    """Fernet key (urlsafe base64, 32 bytes) that encrypts connector credentials and webhook secrets at rest.
+    Unset: generated into ``var/secret.key`` on first use."""
+    secret_keys_previous: list[SecretStr] = []
+    """Earlier keys, still accepted for decryption until ``zhongshu secrets rotate-key`` re-encrypts everything."""
+    session_ttl_seconds: float = Field(default=12 * 3600, gt=0)
+    """Console log-in sessions expire this long after creation."""
+    inbound_rate_per_second: float = Field(default=200.0, gt=0)
+    inbound_burst: int = Field(default=400, ge=1)
+    """Per-source token bucket for ``/webhooks/*``: sustained rate and burst size; over it answers 429."""
+
+    # --- outbound webhooks (hub/outbound) ---
+    webhook_allow: list[str] = []
+    """CIDRs / IPs / host names that outbound webhooks may reach although private or loopback (SSRF allow-list)."""
+    webhook_retry_delays: list[float] | None = None
+    """Seconds between delivery attempts; unset: the Standard Webhooks default (about 27.6 h over 8 attempts)."""
+    webhook_retry_jitter: float = Field(default=0.2, ge=0, lt=1)
+    webhook_disable_after_seconds: float = Field(default=5 * 24 * 3600, gt=0)
+    """A subscription whose every delivery failed for this long is disabled (and ``subscription.disabled`` raised)."""
+    webhook_secret_overlap_seconds: float = Field(default=24 * 3600, ge=0)
+    """After a secret rotation the old secret keeps signing for this long."""
+    webhook_timeout_seconds: float = Field(default=15.0, gt=0)
 
     @field_validator("database_url")
     @classmethod

@@ -68,6 +68,9 @@ class SourceEntry:
     trust: int
     tolerance: Tolerance
     fields: Mapping[str, FieldMeaning] = field(default_factory=dict)
+    absent_means_zero: frozenset[str] = frozenset()
+    """Stock types a full report from this source always lists when non-zero (a WMS inventory snapshot
+    lists every inventory type it holds), so a term missing from the same event counts as 0."""
 
 
 @dataclass(frozen=True)
@@ -179,7 +182,8 @@ class SemanticDictionary:
                 out.append(replace(obs, stock_type=meaning.terms[0][0].value))
                 continue
             out.append(obs)
-            known = {
+            known = {t: 0 for t in self._absent_zero(obs.source)}
+            known |= {
                 m.terms[0][0].value: o.quantity
                 for o in batch
                 if o is not obs and (o.source, o.sku, o.location) == (obs.source, obs.sku, obs.location)
@@ -191,6 +195,12 @@ class SemanticDictionary:
             if not result.ok:
                 failed.append(result)
         return out, failed
+
+    def _absent_zero(self, source: str) -> frozenset[str]:
+        try:
+            return self.entry(source).absent_means_zero
+        except DictionaryError:
+            return frozenset()
 
     def _simple_meaning(self, obs: Observation) -> FieldMeaning | None:
         try:
@@ -229,7 +239,10 @@ def _parse_entry(path: Path, doc: Any) -> SourceEntry:
     if not isinstance(fields_doc, dict):
         raise _fail(path, "fields", "must be a mapping of field name -> meaning")
     fields = {str(k): _parse_field(path, name, str(k), v) for k, v in fields_doc.items()}
-    return SourceEntry(name, str(doc.get("title", name)), cls, trust, tolerance, fields)
+    absent = doc.get("absent_means_zero", []) or []
+    if not isinstance(absent, list) or any(not isinstance(a, str) or a not in {t.value for t in BASE_TYPES} for a in absent):
+        raise _fail(path, "absent_means_zero", f"must be a list of base stock types, got {absent!r}")
+    return SourceEntry(name, str(doc.get("title", name)), cls, trust, tolerance, fields, frozenset(absent))
 
 
 def _parse_field(path: Path, source: str, name: str, doc: Any) -> FieldMeaning:

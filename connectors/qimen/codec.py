@@ -2,7 +2,8 @@
 
 Qimen's XML nests repeated records in a container element (``<orderLines><orderLine>..``); the
 dict form flattens each known container to a list (``{"orderLines": [{...}, ...]}``) so code
-reading a confirm does not care which format arrived. JSON bodies are accepted with the container
+reading a confirm does not care which format arrived; scalars decode as strings in both formats
+(``"2"``, not ``2``), so one mapping rule serves XML and JSON payloads alike. JSON bodies are accepted with the container
 either as a list or as ``{"orderLine": [...] | {...}}`` (both are seen in the wild); we emit the
 XML-mirroring form ``{"orderLines": {"orderLine": [...]}}``. Request bodies are rooted at
 ``<request>`` (JSON: the bare object; a ``{"request": {...}}`` wrapper is tolerated), responses at
@@ -133,7 +134,7 @@ def _normalise_json(value: Any, key: str | None = None) -> Any:
         return {k: _normalise_json(v, k) for k, v in value.items()}
     if isinstance(value, list):
         return [_normalise_json(entry, key) for entry in value]
-    return value
+    return _to_text(value)  # scalars as XML would give them, so both formats decode alike
 
 
 def from_json(body: str | bytes, root: str = "request") -> dict[str, Any]:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,7 +36,7 @@ async def enqueue(
     values = {"name": name, "job_key": key, "args": args or {}, "state": "pending", "priority": priority,
               "run_at": run_at, "attempts": 0, "created_at": utcnow()}  # fmt: skip
     stmt = insert(session, Job).values(values)
-    stmt = stmt.on_conflict_do_nothing(index_elements=["job_key"], index_where=Job.state == "pending")
+    stmt = stmt.on_conflict_do_nothing(index_elements=["job_key"], index_where=text("state = 'pending'"))
     row = (await session.execute(stmt.returning(Job.id))).first()
     if row is not None:
         return int(row[0])

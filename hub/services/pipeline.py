@@ -20,6 +20,7 @@ from hub.semantics import Semantics
 from hub.services import arbitration, reservations
 from hub.services import observations as obs_store
 from hub.services import views as view_service
+from hub.storage import locks
 from hub.storage.models import ObservationRow, RawEvent, Reservation, Source, utcnow
 from semantic_layer.observation import OrderEvent
 
@@ -58,6 +59,8 @@ async def process(
     if result.unmapped:
         return await _finish(session, raw, Outcome("unmapped", errors=list(result.errors)))
     outcome = Outcome("processed", errors=list(result.errors))
+    skus = {o.sku for o in result.observations} | _order_skus(result.orders) | {d.sku for d in result.deltas}
+    await locks.lock(session, (f"sku:{s}" for s in skus))  # one event at a time per sku: views see each other
     canonical, failed = sem.dictionary.canonicalize(result.observations)
     outcome.errors += [f"{d.claim.stock_type} of {d.claim.sku}: {d.reason}" for d in failed]
     outcome.observations = await obs_store.store(session, canonical)

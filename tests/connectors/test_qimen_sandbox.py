@@ -235,3 +235,15 @@ async def test_rate_limit_fault_is_retried(wms: Wms) -> None:
 def test_hub_url_must_be_loopback() -> None:
     with pytest.raises(ValueError, match="127.0.0.1"):
         create_app(app_key="k", app_secret="s", hub_url="http://example.com/hook")
+
+
+async def test_query_params_in_hub_url_are_kept_and_signed() -> None:
+    hub_side = QimenConnector(make_config("http://127.0.0.1:9"))
+    receiver = QimenReceiver(connector=hub_side)
+    with run_sandbox(receiver) as hub_url:
+        app = create_app(app_key="wms-key", app_secret="wms-secret", hub_url=f"{hub_url}/qimen?tenant=t1")
+        with run_sandbox(app) as base_url:
+            httpx.post(f"{base_url}/_sandbox/events", json={"type": "stock_change", "itemCode": "SKU-Z", "quantity": 3},
+                       timeout=10)
+    (call,) = receiver.snapshot()
+    assert call.query["tenant"] == "t1" and call.refused is None and call.event is not None

@@ -62,6 +62,12 @@ def test_xml_and_json_bodies_decode_to_the_same_dict() -> None:
     assert from_xml == from_json == document
 
 
+def test_json_numbers_decode_as_strings_like_xml() -> None:
+    document = {"orderLines": [{"itemCode": "A", "actualQty": 2, "done": True, "note": None}]}
+    assert codec.from_json(codec.to_json(document)) == codec.from_xml(codec.to_xml(document)) == {
+        "orderLines": [{"itemCode": "A", "actualQty": "2", "done": "true", "note": ""}]}
+
+
 def test_json_containers_accept_bare_lists_and_single_objects() -> None:
     bare = codec.from_json('{"orderLines":[{"itemCode":"A"}]}')
     single = codec.from_json('{"orderLines":{"orderLine":{"itemCode":"A"}}}')

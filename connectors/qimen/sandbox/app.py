@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, replace
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 from litestar import Litestar, Request, Response, get, post
@@ -106,6 +106,9 @@ class SandboxWms:
     ) -> None:
         self.app_key, self.app_secret, self.customer_id = app_key, app_secret, customer_id
         self.hub_url = _loopback_url(hub_url) if hub_url else None
+        parts = urlsplit(hub_url or "")
+        self.hub_endpoint = parts._replace(query="").geturl()
+        self.hub_query = dict(parse_qsl(parts.query, keep_blank_values=True))
         self.warehouses = tuple(warehouses)
         self.knobs = knobs.validated()
         self.clock = clock
@@ -293,11 +296,13 @@ class SandboxWms:
         if self.http is None:
             self.http = httpx.AsyncClient(timeout=10.0)
         for attempt in range(self.knobs.push_retries + 1):
-            params = signed_params(system_params(method=method, app_key=self.app_key, customer_id=self.customer_id,
-                                                 now=self.clock(), fmt=fmt), body, self.app_secret)
+            base = system_params(method=method, app_key=self.app_key, customer_id=self.customer_id,
+                                 now=self.clock(), fmt=fmt)
+            # query parameters already in hub_url are URL parameters too: signed like the rest
+            params = signed_params({**self.hub_query, **base}, body, self.app_secret)
             entry: dict[str, Any] = {"at": datetime.now(timezone.utc).timestamp()}
             try:
-                response = await self.http.post(self.hub_url, params=params, content=body.encode("utf-8"),
+                response = await self.http.post(self.hub_endpoint, params=params, content=body.encode("utf-8"),
                                                 headers={"Content-Type": codec.CONTENT_TYPES[fmt]})
                 entry.update(status=response.status_code, answer=response.text[:500])
                 answer = codec.decode(response.content, fmt, "response") if response.is_success else {}

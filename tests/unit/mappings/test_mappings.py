@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from mappings import FIXTURES_DIR, RuleError, load_rules
+from semantic_layer.dictionary import load_dictionary
 from semantic_layer.views import ViewEngine, load_views
 
 RECEIVED = datetime(2026, 5, 1, 2, 0, 30, tzinfo=UTC)
@@ -40,10 +41,13 @@ def test_every_fixture_maps_without_errors(path: Path):
 
 def test_seed_example_from_raw_payloads_gives_erp_available_164():
     engine = ViewEngine(load_views())
+    dictionary = load_dictionary()
     results = [apply("qimen", "inventory_query_response", 1), apply("meituan", "sku_stock", 2),
                apply("douyin", "sku_stock_change", 3)]
     for r in results:
-        for o in r.observations:
+        canonical, failed = dictionary.canonicalize(r.observations)  # 正品 168 with no CC/DJ row: on_hand 168
+        assert all(d.claim.source == "meituan" for d in failed)  # its 物理库存 excludes picking: kept as said
+        for o in canonical:
             engine.observe(o)
     value = engine.values[("erp.available", "A")]
     assert value.value == 164

@@ -88,7 +88,11 @@ def test_canonicalize_uses_sibling_figures_from_the_same_event():
     ]
     out, failed = d.canonicalize(batch)
     assert any(o.sku == "A" and o.stock_type == "free" and o.quantity == 144 for o in out)
-    assert [f.claim.sku for f in failed] == ["B"]  # B sent no presale figure: cannot be split
+    # B sent no presale figure: Douyin lists the lock only when non-zero, so it counts as 0 (absent_means_zero)
+    assert any(o.sku == "B" and o.stock_type == "free" and o.quantity == 37 for o in out)
+    assert failed == []
+    other = [Observation("meituan", "A", "S1", "physical_ex_picking", 5, T, field="stock")]
+    assert [f.claim.sku for f in d.canonicalize(other)[1]] == ["A"]  # picking unknown, not assumed: kept as said
 
 
 def _write(tmp_path: Path, text: str) -> Path:
