@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -21,8 +24,12 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 jobs_app = typer.Typer(help="Durable jobs.", no_args_is_help=True)
+mappings_app = typer.Typer(help="Declarative mapping rules (raw payload → observations).", no_args_is_help=True)
+rules_app = typer.Typer(help="Arbitration rules (disagreeing sources → one figure).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(mappings_app, name="mappings")
+app.add_typer(rules_app, name="rules")
 console = Console(stderr=True)
 
 
@@ -127,6 +134,145 @@ def jobs_recover() -> None:
 
     n, counts = asyncio.run(run())
     console.print(f"re-delivered {n} due job(s); jobs by state: {counts}")
+
+
+@mappings_app.command("check")
+def mappings_check() -> None:
+    """Validate every mapping rule file against the semantic dictionary."""
+    from mappings import load_rules
+    from semantic_layer.dictionary import load_dictionary
+
+    try:
+        problems = load_rules(strict=True).check(load_dictionary())
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    for problem in problems:
+        console.print(f"[red]problem:[/red] {problem}")
+    if problems:
+        raise typer.Exit(1)
+    console.print("mapping rules: ok")
+
+
+@mappings_app.command("try")
+def mappings_try(
+    rule: Annotated[str, typer.Argument(help="Rule id, e.g. douyin.sku_stock_change (connector.rule).")],
+    payload_file: Annotated[Path, typer.Argument(help="JSON payload, or a fixture {topic, payload}.", exists=True)],
+    topic: Annotated[str | None, typer.Option(help="Topic, if the file is a bare payload.")] = None,
+) -> None:
+    """Print the observations and orders a payload would give, without storing anything."""
+    from mappings import load_rules
+
+    doc = _read_json(payload_file)
+    payload = doc.get("payload", doc) if isinstance(doc, dict) else doc
+    topic = topic or (doc.get("topic") if isinstance(doc, dict) else None) or ""
+    result = load_rules().apply(rule.split(".", 1)[0], topic, payload, raw_event_id=None,
+                                received_at=datetime.now(timezone.utc), rule_id=rule)  # fmt: skip
+    out = {"rule": result.rule_id, "version": result.rule_version, "unmapped": result.unmapped,
+           "errors": list(result.errors), "observations": [_plain(o) for o in result.observations],
+           "orders": [_plain(o) for o in result.orders], "deltas": [_plain(d) for d in result.deltas]}  # fmt: skip
+    print(json.dumps(out, ensure_ascii=False, indent=2, default=str))
+    if result.unmapped or (result.errors and not result.observations and not result.orders):
+        raise typer.Exit(1)
+
+
+@rules_app.command("check")
+def rules_check(path: Annotated[Path | None, typer.Argument(help="Rule file or folder (default: shipped).")] = None) -> None:
+    """Validate arbitration rule files; each problem names the file and rule."""
+    from conflict_rules import check
+    from conflict_rules.rules import DEFAULT_FILE
+
+    problems = check(path or DEFAULT_FILE)
+    for problem in problems:
+        console.print(f"[red]problem:[/red] {problem}")
+    if problems:
+        raise typer.Exit(1)
+    console.print("arbitration rules: ok")
+
+
+@rules_app.command("try")
+def rules_try(
+    claims_file: Annotated[Path, typer.Argument(help="JSON list of {source, stock_type, value, observed_at}.", exists=True)],
+    current: Annotated[int | None, typer.Option(help="The ledger's current figure for the cell.")] = None,
+) -> None:
+    """Dry-run arbitration: which claim wins, or whether it goes to quarantine, and why."""
+    from conflict_rules import load_rules
+    from conflict_rules.engine import arbitrate
+    from conflict_rules.model import Claim
+    from semantic_layer.dictionary import load_dictionary
+
+    dictionary = load_dictionary()
+    try:
+        claims = [Claim(source=c["source"], stock_type=c["stock_type"], value=int(c["value"]),
+                        observed_at=datetime.fromisoformat(c["observed_at"]),
+                        trust=int(c.get("trust", dictionary.trust(c["source"]))),
+                        tolerance=dictionary.tolerance(c["source"])) for c in _read_json(claims_file)]  # fmt: skip
+        decision = arbitrate(claims, current, load_rules())
+    except (KeyError, TypeError, ValueError) as exc:
+        console.print(f"[red]error:[/red] bad claims file: {exc}")
+        raise typer.Exit(2) from None
+    print(json.dumps({"outcome": decision.outcome, "value": decision.value, "chosen": decision.chosen.source
+                      if decision.chosen else None, "stage": decision.stage, "reason": decision.reason,
+                      "rule": decision.rule_id, "version": decision.rule_version}, ensure_ascii=False, indent=2))
+
+
+@app.command()
+def replay(
+    source: Annotated[str, typer.Option(help="Source instance whose raw events to re-run.")],
+    since: Annotated[datetime, typer.Option(help="Received at or after (ISO 8601).")],
+    until: Annotated[datetime | None, typer.Option(help="Received before (ISO 8601).")] = None,
+) -> None:
+    """Re-run stored raw events through the current rules. Idempotent: what is unchanged writes nothing."""
+    settings = settings_or_exit()
+
+    async def run() -> dict[str, int]:
+        from sqlalchemy import select
+
+        from hub.bootstrap import build_hub
+        from hub.semantics import semantics
+        from hub.services import pipeline
+        from hub.storage.models import RawEvent
+
+        hub = await build_hub(settings, run_jobs=False)
+        counts: dict[str, int] = {}
+        try:
+            stmt = select(RawEvent.id).where(RawEvent.source == source, RawEvent.received_at >= _utc(since),
+                                             RawEvent.status != "refused")  # fmt: skip
+            if until is not None:
+                stmt = stmt.where(RawEvent.received_at < _utc(until))
+            async with hub.sessionmaker() as session:
+                ids = list((await session.execute(stmt.order_by(RawEvent.id))).scalars())
+            for raw_id in ids:
+                async with hub.sessionmaker() as session, session.begin():
+                    outcome = await pipeline.process(session, semantics(), raw_id, replay=True,
+                                                     guarded_buckets=settings.guarded_buckets,
+                                                     default_location=settings.default_location)  # fmt: skip
+                key = "changed" if outcome.observations or outcome.decisions or outcome.views else "unchanged"
+                counts[key] = counts.get(key, 0) + 1
+            return counts
+        finally:
+            await hub.close()
+
+    counts = asyncio.run(run())
+    console.print(f"replayed {sum(counts.values())} raw event(s) of {source}: {counts}")
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        console.print(f"[red]error:[/red] cannot read {path}: {exc}")
+        raise typer.Exit(2) from None
+
+
+def _plain(obj: Any) -> Any:
+    from dataclasses import asdict, is_dataclass
+
+    return asdict(obj) if is_dataclass(obj) and not isinstance(obj, type) else obj
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _upgrade(settings: Settings, revision: str = "head") -> None:

@@ -96,5 +96,5 @@ def sku() -> str:
 async def hub_client(hub_server: HubServer) -> AsyncIterator[object]:
     import httpx
 
-    async with httpx.AsyncClient(base_url=hub_server.url, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=hub_server.url, headers=hub_server.auth, timeout=30) as client:
         yield client

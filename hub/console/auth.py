@@ -1,17 +1,26 @@
 """The console's view of hub.security: who is logged in, what they may do, and the audit hook.
 
 Everything security-related is decided by :mod:`hub.security`; this module only adapts it for templates
-(``can_operate``) and keeps the imports in one place.
+(``can_operate``) and names the guards the console's routes use.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from hub.security.audit import audit
-from hub.security.roles import PUBLIC, Principal, Role, current_principal, requires
-from hub.security.sessions import SESSION_COOKIE, cookie_options, create_session, end_session
-from hub.security.users import login
+from hub.security import (
+    PUBLIC,
+    SESSION_COOKIE,
+    Principal,
+    Role,
+    audit,
+    cookie_options,
+    create_session,
+    current_principal,
+    end_session,
+    login,
+    requires,
+)
 
 VIEWER = [requires(Role.viewer)]
 OPERATOR = [requires(Role.operator)]

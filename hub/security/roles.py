@@ -95,7 +95,8 @@ def declared_role(handler: BaseRouteHandler) -> Role | str | None:
     opt_role = handler.opt.get("role") if handler.opt else None
     if opt_role is not None:
         return PUBLIC if opt_role == PUBLIC else Role(opt_role)
-    roles = [g.zhongshu_role for g in (handler.resolve_guards() or []) if hasattr(g, "zhongshu_role")]
+    guards = [getattr(g, "func", g) for g in (handler.resolve_guards() or [])]  # Litestar wraps them
+    roles = [g.zhongshu_role for g in guards if hasattr(g, "zhongshu_role")]
     return max(roles, key=lambda r: r.rank) if roles else None
 
 

@@ -39,7 +39,7 @@ async def store(session: AsyncSession, observations: Sequence[Observation], *, p
             "canonical": is_canonical(obs.stock_type), "created_at": utcnow(),
         }  # fmt: skip
         stmt = insert(session, ObservationRow).values(values).on_conflict_do_nothing(
-            index_elements=["raw_event_id", "rule_id", "sku", "location", "stock_type", "field"]
+            index_elements=["raw_event_id", "rule_id", "rule_version", "sku", "location", "stock_type", "field"]
         )
         row = (await session.execute(stmt.returning(ObservationRow.id))).first()
         if row is None:

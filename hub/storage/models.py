@@ -228,7 +228,7 @@ class ObservationRow(Base):
     __tablename__ = "observations"
     __table_args__ = (
         Index("ix_observations_cell", "sku", "source", "stock_type", "location", "observed_at"),
-        UniqueConstraint("raw_event_id", "rule_id", "sku", "location", "stock_type", "field",
+        UniqueConstraint("raw_event_id", "rule_id", "rule_version", "sku", "location", "stock_type", "field",
                          name="uq_observations_origin"),  # fmt: skip
     )
 
@@ -293,3 +293,9 @@ class ViewValue(Base):
     """Decimal as text: formulas may divide."""
     inputs: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+# Security and outbound-webhook tables live in their own modules; importing them registers them on Base.
+from hub.storage import models_outbound as _models_outbound, models_security as _models_security  # noqa: E402, F401
+
+
+from hub.storage import models_vouchers as _models_vouchers  # noqa: E402,F401  (registers the voucher tables)

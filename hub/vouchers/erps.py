@@ -67,19 +67,18 @@ def account_map(templates: TemplateSet, source: Source) -> dict[str, str]:
 def credentials(settings: Any, source: Source) -> dict[str, str]:
     blob = source.credentials
     if blob:
+        value: Any = bytes(blob)
         try:
-            security = importlib.import_module("hub.security")
+            secrets = importlib.import_module("hub.security.secrets")
         except ImportError:
-            security = None
-        decrypt = getattr(security, "decrypt", None)
-        value: Any = decrypt(settings, blob) if decrypt else blob
-        if isinstance(value, (bytes, str)):
-            try:
-                value = json.loads(value)
-            except ValueError:
-                raise AuthError("stored credentials are not readable JSON (encrypted without a key?)",
-                                instance=source.name) from None  # fmt: skip
-        return {str(k): str(v) for k, v in dict(value).items()}
+            secrets = None
+        if secrets is not None and secrets.blob_key_id(value) is not None:
+            value = secrets.decrypt(settings, value)  # SecretError names a missing key
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            raise AuthError("stored credentials are not readable JSON", instance=source.name) from None
+        return {str(k): str(v) for k, v in dict(parsed).items()}
     return {str(k): str(v) for k, v in ((source.settings or {}).get("credentials") or {}).items()}
 
 

@@ -16,7 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 log = logging.getLogger("zhongshu.vouchers")
 
 
-async def emit_voucher_event(session: AsyncSession, event_type: str, payload: dict[str, Any]) -> None:
+async def emit_voucher_event(
+    session: AsyncSession, event_type: str, payload: dict[str, Any], *, parents: tuple[str, ...] = ()
+) -> None:
     try:
         outbound = importlib.import_module("hub.outbound")
     except ImportError:
@@ -25,4 +27,4 @@ async def emit_voucher_event(session: AsyncSession, event_type: str, payload: di
     if emit is None:
         log.info("%s %s (no hub.outbound.emit yet)", event_type, payload.get("key"))
         return
-    await emit(session, event_type, payload)
+    await emit(session, event_type, payload, parents=list(parents))

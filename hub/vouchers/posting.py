@@ -140,7 +140,8 @@ async def _posted(
         await emit_voucher_event(session, "voucher.posted", {
             "voucher_id": voucher_id, "key": voucher.key, "erp": erp, "erp_id": posted.erp_id,
             "erp_number": posted.number, "book": voucher.book, "date": voucher.date.isoformat(),
-            "total": str(voucher.total_debit), "lineage_id": f"voucher:{voucher_id}"})  # fmt: skip
+            "total": str(voucher.total_debit), "lineage_id": f"voucher:{voucher_id}"},
+            parents=(f"voucher_post:{posting_id}",))  # fmt: skip
     return PostOutcome("posted", posting_id, erp_number=posted.number)
 
 
@@ -157,5 +158,5 @@ async def _failed(
         )  # fmt: skip
         await emit_voucher_event(session, "voucher.failed", {
             "voucher_id": voucher_id, "key": voucher.key, "erp": erp, "error": error, "erp_code": code,
-            "lineage_id": f"voucher:{voucher_id}"})  # fmt: skip
+            "lineage_id": f"voucher:{voucher_id}"}, parents=(f"voucher:{voucher_id}",))  # fmt: skip
     return PostOutcome("failed", posting_id, error=error)

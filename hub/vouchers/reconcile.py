@@ -55,7 +55,7 @@ async def reconcile(
         if source.platform not in ERP_PLATFORMS:
             raise InvalidRequest(f"source {erp!r} is a {source.platform} source, not an ERP ({', '.join(ERP_PLATFORMS)})",
                                  field="erp")  # fmt: skip
-        hub_side = await _hub_side(session, period, end, erp)
+        hub_side = await _hub_side(session, period, end, check_costing=config.costing == "moving_average")
     target = target_of(source)
     amap = account_map(config.templates(), source)
     inv_code = amap.get(INVENTORY, INVENTORY)
@@ -75,6 +75,8 @@ async def reconcile(
         for v in hub_side["vouchers"]:
             if not target.keeps(v["book"]):
                 continue
+            if erp not in v["postings"] and v["created_at"] < source.created_at:
+                continue  # made before this ERP was connected: not its books
             known_keys.add(v["key"])
             differences.extend(await _compare(connector, v, read_back.get(v["key"]), amap, erp, posted_value))
     erp_value: dict[str, Decimal] = defaultdict(lambda: ZERO)
@@ -147,7 +149,7 @@ async def _compare(
     return []
 
 
-async def _hub_side(session: AsyncSession, period: str, end: date, erp: str) -> dict[str, Any]:
+async def _hub_side(session: AsyncSession, period: str, end: date, *, check_costing: bool) -> dict[str, Any]:
     rows = (await session.execute(select(VoucherRow).where(VoucherRow.period == period).order_by(VoucherRow.id))).scalars().all()
     ids = [r.id for r in rows]
     lines: dict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -158,7 +160,7 @@ async def _hub_side(session: AsyncSession, period: str, end: date, erp: str) -> 
         for p in (await session.execute(select(VoucherPosting).where(VoucherPosting.voucher_id.in_(ids)))).scalars():
             postings[p.voucher_id][p.erp] = p
     vouchers = [{"id": r.id, "key": r.key, "book": r.book, "total": r.total, "lines": lines[r.id],
-                 "postings": postings[r.id]} for r in rows]  # fmt: skip
+                 "postings": postings[r.id], "created_at": r.created_at} for r in rows]  # fmt: skip
     # ledger value: per-movement vouchers plus summary-mode parts (never both for one movement)
     ledger_value: dict[str, Decimal] = defaultdict(lambda: ZERO)
     closing: dict[str, Decimal] = defaultdict(lambda: ZERO)
@@ -182,7 +184,7 @@ async def _hub_side(session: AsyncSession, period: str, end: date, erp: str) -> 
     for entity, value in (await session.execute(select(CostingPositionRow.entity, CostingPositionRow.value))).all():
         costing[entity] += Decimal(value)
     diffs = []
-    for entity in sorted(set(costing) | set(all_time)):
+    for entity in sorted(set(costing) | set(all_time)) if check_costing else ():
         if costing[entity] != all_time[entity]:
             diffs.append(_diff("costing", None, None, None, costing[entity] - all_time[entity],
                                f"costing state of {entity} holds {costing[entity]} but its valued movements add up to "

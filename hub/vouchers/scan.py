@@ -100,7 +100,7 @@ async def scan(session: AsyncSession, config: VoucherConfig, *, now: datetime | 
     take = _contiguous(rows, last_id, now, config.gap_grace_seconds)
     result.waiting_for_gap = len(take) < len(rows)
     result.more = len(rows) == config.batch_size and not result.waiting_for_gap
-    inputs = await _inputs(session, take)
+    inputs = await movement_inputs(session, take)
     templates = config.templates()
     positions = await _load_positions(session, {_cost_key(f.entity, f.sku) for m in inputs for f in facts_for(m, config)})
     engine: Any = _StandardByKey(config.standard_costs) if config.costing == "standard" else MovingAverageCost(positions)
@@ -123,7 +123,7 @@ async def scan(session: AsyncSession, config: VoucherConfig, *, now: datetime | 
     else:
         await _store_vouchers(session, built, targets, "movement", result)
     if isinstance(engine, MovingAverageCost):
-        await _save_positions(session, engine.positions, set(positions), done, now)
+        await _save_positions(session, engine.positions, done, now)
     values: dict[str, Any] = {"last_id": done, "updated_at": now}
     if result.blocked is None:
         values.update(error=None, blocked_movement_id=None)
@@ -160,7 +160,8 @@ async def _block(session: AsyncSession, movement_id: int, reason: str) -> None:
     )
 
 
-async def _inputs(session: AsyncSession, rows: Sequence[MovementRow]) -> list[MovementInput]:
+async def movement_inputs(session: AsyncSession, rows: Sequence[MovementRow]) -> list[MovementInput]:
+    """Movement rows joined with their finance info and the order of their reservation."""
     if not rows:
         return []
     keys = [r.key for r in rows]
@@ -193,6 +194,14 @@ async def _inputs(session: AsyncSession, rows: Sequence[MovementRow]) -> list[Mo
             )
         )  # fmt: skip
     return out
+
+
+async def dry_run(session: AsyncSession, config: VoucherConfig, m: MovementInput) -> list[Voucher]:
+    """The vouchers ``m`` would make now, valued against a copy of the costing state (nothing stored)."""
+    keys = {_cost_key(f.entity, f.sku) for f in facts_for(m, config)}
+    engine: Any = (_StandardByKey(config.standard_costs) if config.costing == "standard"
+                   else MovingAverageCost(await _load_positions(session, keys)))  # fmt: skip
+    return _vouchers_for(m, config, config.templates(), engine)
 
 
 def _cost_key(entity: str, sku: str) -> str:
@@ -245,7 +254,7 @@ async def _load_positions(session: AsyncSession, keys: set[str]) -> dict[str, Po
 
 
 async def _save_positions(
-    session: AsyncSession, positions: dict[str, Position], loaded: set[str], movement_id: int, now: datetime
+    session: AsyncSession, positions: dict[str, Position], movement_id: int, now: datetime
 ) -> None:
     rows = [
         {"key": k, "entity": k.split("|", 1)[0], "sku": k.split("|", 1)[1], "quantity": str(p.quantity),

@@ -31,10 +31,24 @@ class HubServer:
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._tokens: dict[str, str] = {}
 
     @property
     def hub(self):  # type: ignore[no-untyped-def]
         return self.app.state.hub
+
+    def token(self, role: str = "admin") -> str:
+        """A bearer token of ``role`` for this hub's database (one per role, issued on first use)."""
+        from tests.support.auth import token_for
+
+        if role not in self._tokens:
+            self._tokens[role] = token_for(self.settings, role)
+        return self._tokens[role]
+
+    @property
+    def auth(self) -> dict[str, str]:
+        """Headers of an admin API token."""
+        return {"Authorization": f"Bearer {self.token('admin')}"}
 
     def __enter__(self) -> HubServer:
         self._thread.start()

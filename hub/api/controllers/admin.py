@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 import msgspec
@@ -154,18 +154,10 @@ class AdminController(Controller):
         self, hub: Hub, actor: str | None = None, action: str | None = None, target: str | None = None,
         before_id: Annotated[int | None, Parameter(query="before_id", gt=0)] = None,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
-        since: datetime | None = None,
     ) -> dict[str, Any]:  # fmt: skip
         async with hub.sessionmaker() as session:
             entries = await audit_mod.list_entries(session, actor=actor, action=action, target=target,
                                                    before_id=before_id, limit=limit)  # fmt: skip
-        if since is not None:
-            entries = [e for e in entries if datetime.fromisoformat(e["at"]) >= _aware(since)]
         next_before = entries[-1]["id"] if len(entries) == limit else None
         return {"entries": entries, "next_before_id": next_before}
 
-
-def _aware(value: datetime) -> datetime:
-    from datetime import timezone
-
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)

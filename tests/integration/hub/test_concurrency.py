@@ -8,14 +8,15 @@ import httpx
 import pytest
 
 from hub.settings import Settings
+from tests.support.auth import bearer, token_for
 from tests.support.processes import serving
 
 pytestmark = pytest.mark.slow
 
 
-async def _reserve_all(url: str, sku: str, n: int) -> list[int]:
+async def _reserve_all(url: str, sku: str, n: int, auth: dict[str, str]) -> list[int]:
     limits = httpx.Limits(max_connections=100)
-    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits, headers=auth) as client:
 
         async def one(i: int) -> int:
             body = {"key": f"{sku}-order-{i}", "sku": sku, "location": "WH", "qty": 1, "order_ref": f"T{i}"}
@@ -25,13 +26,14 @@ async def _reserve_all(url: str, sku: str, n: int) -> list[int]:
 
 
 async def test_two_processes_never_oversell_and_replays_change_nothing(pg_settings: Settings, sku: str) -> None:
+    auth = bearer(token_for(pg_settings, "operator"))
     with serving(workers=2, database_url=pg_settings.database_url) as url:
-        async with httpx.AsyncClient(base_url=url) as client:
+        async with httpx.AsyncClient(base_url=url, headers=auth) as client:
             r = await client.post("/api/v1/movements", json={"movements": [
                 {"key": f"{sku}-in", "sku": sku, "qty": 50, "from": "supplier", "to": "WH/free", "kind": "receive"}]})
             assert r.status_code == 201
 
-            codes = await _reserve_all(url, sku, 200)
+            codes = await _reserve_all(url, sku, 200, auth)
             assert codes.count(201) == 50 and codes.count(409) == 150, codes
 
             stock = (await client.get(f"/api/v1/stock/{sku}")).json()
@@ -39,7 +41,7 @@ async def test_two_processes_never_oversell_and_replays_change_nothing(pg_settin
             assert balances == {"WH/free": 0, "WH/reserved": 50, "supplier": -50}
             assert stock["sum"] == 0
 
-            replay = await _reserve_all(url, sku, 200)
+            replay = await _reserve_all(url, sku, 200, auth)
             assert replay.count(201) == 50 and replay.count(409) == 150
             again = (await client.get(f"/api/v1/stock/{sku}")).json()
             assert {b["account"]: (b["qty"], b["version"]) for b in again["balances"]} == {

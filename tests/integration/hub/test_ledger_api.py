@@ -28,7 +28,7 @@ async def stock(client: httpx.AsyncClient, sku: str) -> dict[str, int]:
 
 @pytest.fixture
 async def client(any_hub_server: HubServer) -> Any:
-    async with httpx.AsyncClient(base_url=any_hub_server.url, timeout=30) as c:
+    async with httpx.AsyncClient(base_url=any_hub_server.url, headers=any_hub_server.auth, timeout=30) as c:
         yield c
 
 

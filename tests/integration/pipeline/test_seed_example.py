@@ -13,7 +13,7 @@ from tests.support.seed import fixture, post_raw, renamed, send_seed, wait_proce
 
 async def test_erp_available_is_164_and_its_lineage_reaches_all_three_raw_events(any_hub_server: HubServer) -> None:
     sku = f"A-{uuid.uuid4().hex[:8]}"
-    async with httpx.AsyncClient(base_url=any_hub_server.url, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=any_hub_server.url, headers=any_hub_server.auth, timeout=30) as client:
         raw_ids = await send_seed(client, sku, sku)
         events = await wait_processed(client, raw_ids)
         assert [e["status"] for e in events] == ["processed"] * 3, events
@@ -36,7 +36,7 @@ async def test_erp_available_is_164_and_its_lineage_reaches_all_three_raw_events
 
 async def test_replaying_the_same_raw_events_changes_nothing(hub_server: HubServer) -> None:
     sku = f"A-{uuid.uuid4().hex[:8]}"
-    async with httpx.AsyncClient(base_url=hub_server.url, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=hub_server.url, headers=hub_server.auth, timeout=30) as client:
         first = await send_seed(client, sku, sku)
         await wait_processed(client, first)
         movements = (await client.get("/api/v1/movements", params={"sku": sku})).json()["movements"]
@@ -48,7 +48,7 @@ async def test_replaying_the_same_raw_events_changes_nothing(hub_server: HubServ
 async def test_a_low_trust_count_contradicting_the_wms_is_quarantined_then_approved_or_rejected(
     hub_server: HubServer,
 ) -> None:
-    async with httpx.AsyncClient(base_url=hub_server.url, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=hub_server.url, headers=hub_server.auth, timeout=30) as client:
         for verdict in ("approve", "reject"):
             sku = f"A-{uuid.uuid4().hex[:8]}"
             await wait_processed(client, await send_seed(client, sku, sku))
@@ -76,7 +76,7 @@ async def test_a_low_trust_count_contradicting_the_wms_is_quarantined_then_appro
 
 
 async def test_an_event_no_rule_understands_is_kept_and_flagged_unmapped(hub_server: HubServer) -> None:
-    async with httpx.AsyncClient(base_url=hub_server.url, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=hub_server.url, headers=hub_server.auth, timeout=30) as client:
         body = await post_raw(client, "douyin", "no_such_tag", f"x-{uuid.uuid4().hex}", {"tag": "no_such_tag"})
         [event] = await wait_processed(client, [body["raw_event_id"]])
         assert event["status"] == "unmapped" and '"no_such_tag"' in event["body"]

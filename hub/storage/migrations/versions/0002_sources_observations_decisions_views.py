@@ -64,7 +64,7 @@ def upgrade() -> None:
     sa.Column('canonical', sa.Boolean(), nullable=False),
     sa.Column('created_at', hub.storage.models.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_observations')),
-    sa.UniqueConstraint('raw_event_id', 'rule_id', 'sku', 'location', 'stock_type', 'field', name='uq_observations_origin')
+    sa.UniqueConstraint('raw_event_id', 'rule_id', 'rule_version', 'sku', 'location', 'stock_type', 'field', name='uq_observations_origin')
     )
     with op.batch_alter_table('observations', schema=None) as batch_op:
         batch_op.create_index('ix_observations_cell', ['sku', 'source', 'stock_type', 'location', 'observed_at'], unique=False)
