@@ -30,6 +30,7 @@ class Hub:
 def _import_job_modules() -> None:
     # Importing registers handlers and periodic jobs; one list, so a new job module is added here only.
     import hub.services.jobs  # noqa: F401
+    import hub.services.polling  # noqa: F401
 
 
 async def build_hub(settings: Settings, *, run_jobs: bool | None = None) -> Hub:

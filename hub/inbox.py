@@ -38,8 +38,9 @@ async def store(
     verified: bool = True,
     verification: str = "",
     status: str = "pending",
+    payload: Any = None,
 ) -> Stored:
-    values = {
+    values = {"payload": payload,
         "source": source, "platform_event_id": platform_event_id[:200], "topic": topic[:200],
         "received_at": utcnow(), "headers": dict(headers or {}), "body": body, "verified": verified,
         "verification": verification[:500], "status": status,

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     default_location: str = "WH-MAIN"
     """Where orders reserve stock when neither the order line nor the channel names a warehouse."""
 
+    poll_interval_seconds: float = Field(default=2.0, gt=0)
+    """How often sources that poll (JD orders, Taobao TMC) are asked for new events."""
+
     reservation_sweep_seconds: float = Field(default=1.0, gt=0)
     """How often expired reservations are released."""
 

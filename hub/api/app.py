@@ -12,6 +12,7 @@ from litestar.openapi import OpenAPIConfig
 from hub.api.controllers.admin import AdminController
 from hub.api.controllers.ledger import LedgerController
 from hub.api.controllers.pipeline import PipelineController
+from hub.api.controllers.webhooks import WebhookController
 from hub.api.controllers.subscriptions import SubscriptionsController
 from hub.api.controllers.system import SystemController
 from hub.api.errors import EXCEPTION_HANDLERS
@@ -37,7 +38,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await hub.close()
 
     app = Litestar(
-        route_handlers=[SystemController, LedgerController, PipelineController, AdminController,
+        route_handlers=[SystemController, LedgerController, PipelineController, WebhookController, AdminController,
                         SubscriptionsController,
                         console_router()],
         middleware=[InboundLimitMiddleware, AuthMiddleware, AuditMiddleware],

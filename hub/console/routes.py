@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlparse
 
@@ -69,6 +69,11 @@ async def _form(request: AnyRequest) -> dict[str, str]:
     _same_origin(request)
     data = await request.form()
     return {k: str(v) for k, v in data.items()}
+
+
+def _snapshot(row: Any) -> SimpleNamespace:
+    """A plain copy of a row's columns, readable after its session committed or closed."""
+    return SimpleNamespace(**{c.key: getattr(row, c.key) for c in row.__table__.columns})
 
 
 def _fragment(request: AnyRequest) -> bool:
@@ -383,9 +388,10 @@ async def resolve_decision(request: AnyRequest, decision_id: int, action: str) -
         await audit(s, principal, f"decision.{action}", f"decision:{decision_id}", before={"ledger": before},
                     after={"ledger": after, "status": row.status, "movement_id": row.movement_id}, detail=reason,
                     request=request)  # fmt: skip
+        decided = _snapshot(row)
         await uow.commit()
-        balances = await ledger.balances(s, row.sku)
-    values = {"d": row, "before": before, "after": after, "balances": balances}
+        balances = [_snapshot(b) for b in await ledger.balances(s, decided.sku)]
+    values = {"d": decided, "before": before, "after": after, "balances": balances}
     if _fragment(request):
         return page(request, "_resolved.html", **values)
     return page(request, "resolved.html", nav="conflicts", **values)
@@ -428,6 +434,7 @@ async def retry_job(request: AnyRequest, job_id: int) -> Response[str]:
         job = await queries.retry_job(uow.session, job_id)
         await audit(uow.session, principal, "job.retry", f"job:{job_id}", before={"state": "dead"},
                     after={"state": job.state}, detail=job.last_error or "", request=request)  # fmt: skip
+        job = _snapshot(job)
         await uow.commit()
     await hub.queue.kick([job_id])
     if _fragment(request):
@@ -534,4 +541,4 @@ def console_router() -> Router:
     )
 
 
-__all__ = ["console_router", "node_url", "timedelta"]
+__all__ = ["console_router", "node_url"]

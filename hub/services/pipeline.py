@@ -51,7 +51,7 @@ async def process(
     source = await session.get(Source, raw.source)
     kind = source.platform if source is not None else sem.kind_of(raw.source)
     try:
-        payload = json.loads(raw.body)
+        payload = raw.payload if raw.payload is not None else json.loads(raw.body)
     except (ValueError, UnicodeDecodeError) as exc:
         return await _finish(session, raw, Outcome("failed", errors=[f"body is not JSON: {exc}"]))
     result = sem.mappings.apply(kind, raw.topic, payload, raw_event_id=raw.id, received_at=raw.received_at,

@@ -83,6 +83,10 @@ class RawEvent(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     headers: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
     body: Mapped[bytes] = mapped_column(LargeBinary)
+    """The bytes as received (a Douyin push holding several messages is stored once per message)."""
+    payload: Mapped[Any | None] = mapped_column(Json, nullable=True)
+    """The connector's parsed event when it differs from ``body`` (XML, one message of a batch, an enriched
+    order); mappings read this, the console shows both."""
     verified: Mapped[bool] = mapped_column(Boolean, default=False)
     verification: Mapped[str] = mapped_column(String(500), default="")
     status: Mapped[str] = mapped_column(String(20), default="pending")
@@ -194,6 +198,18 @@ class Job(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class Cursor(Base):
+    """Where polling of one stream of one source has got to; advanced only with the page it covers."""
+
+    __tablename__ = "cursors"
+
+    source: Mapped[str] = mapped_column(String(100), primary_key=True)
+    stream: Mapped[str] = mapped_column(String(60), primary_key=True)
+    cursor: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Source(Base):

@@ -38,7 +38,7 @@ class VoucherController(Controller):
         status: str | None = None,
         period: str | None = None,
         erp: str | None = None,
-        before_id: Annotated[int | None, Parameter(query="before_id", gt=0)] = None,
+        before_id: Annotated[int | None, Parameter(gt=0)] = None,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
     ) -> dict[str, Any]:
         """``status`` pending|posted|failed (failed = dead letters), ``period`` YYYY-MM, ``erp`` source name."""

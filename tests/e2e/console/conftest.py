@@ -41,6 +41,14 @@ async def _recreate(name: str, *, drop_only: bool = False) -> None:
         await conn.close()
 
 
+def run_async(make: Any) -> Any:
+    """``asyncio.run(make())`` on a fresh thread: Playwright's sync API keeps a loop running on this one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(make())).result()
+
+
 def run_db(settings: Settings, fn: Any) -> Any:
     """Run ``await fn(session)`` in a transaction on the test's own engine (the server's is bound to its loop)."""
 
@@ -52,15 +60,15 @@ def run_db(settings: Settings, fn: Any) -> Any:
         finally:
             await engine.dispose()
 
-    return asyncio.run(go())
+    return run_async(go)
 
 
 @pytest.fixture(scope="module")
 def console_settings() -> Iterator[Settings]:
-    asyncio.run(_recreate(DB))
+    run_async(lambda: _recreate(DB))
     base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
     settings = Settings(database_url=f"{base}/{DB}", redis_url=None, admin_password=USERS["admin"][1])
-    asyncio.run(upgrade(settings))
+    run_async(lambda: upgrade(settings))
 
     async def add_users(session: Any) -> None:
         from hub.security import create_user
@@ -70,7 +78,7 @@ def console_settings() -> Iterator[Settings]:
 
     run_db(settings, add_users)
     yield settings
-    asyncio.run(_recreate(DB, drop_only=True))
+    run_async(lambda: _recreate(DB, drop_only=True))
 
 
 @pytest.fixture(scope="module")
@@ -90,10 +98,13 @@ def client_as(server: HubServer, role: str) -> httpx.Client:
 
 @pytest.fixture(scope="module")
 def admin_api(server: HubServer) -> Iterator[httpx.Client]:
-    with client_as(server, "admin") as client:
+    client = client_as(server, "admin")
+    try:
         r = client.post("/api/v1/sources", json={"name": "wms", "platform": "qimen", "default_location": "WH-SH"})
         assert r.status_code in (201, 422), r.text
         yield client
+    finally:
+        client.close()
 
 
 def fixture_payload(name: str) -> dict[str, Any]:
@@ -158,7 +169,7 @@ def login_page(browser: Any, server: HubServer, role: str, *, lang: str = "en") 
     page.fill("#username", username)
     page.fill("#password", password)
     page.click("#login-submit")
-    page.wait_for_url(f"{server.url}/console")
+    page.wait_for_url(lambda url: "/console/login" not in url)
     return page
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from litestar import Litestar
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from connectors.kingdee.sandbox import create_app as kingdee_app
 from connectors.testing import run_sandbox
@@ -32,6 +32,7 @@ from hub.settings import Settings
 from hub.storage.engine import make_engine
 from hub.storage.migrate import upgrade
 from hub.storage.models import Base, Source, utcnow
+from hub.storage.models_vouchers import VoucherRow
 from hub.vouchers import jobs as voucher_jobs  # noqa: F401  (registers vouchers.scan / vouchers.post)
 from hub.vouchers.config import EXTRAS_KEY, VoucherConfig
 from hub.vouchers.jobs import run_scan
@@ -151,11 +152,19 @@ async def move(hub: Hub, key: str, kind: str, sku: str, qty: int, frm: str, to: 
     return result.id
 
 
-async def settle(hub: Hub, *, now: datetime | None = None) -> list[int]:
-    """Scan movements into vouchers, then run every due job (the post jobs) to completion."""
-    results = await run_scan(hub.ctx, now=now)
+async def newest_voucher_id(hub: Hub) -> int:
+    async with hub.sessionmaker() as session:
+        return int(await session.scalar(select(func.coalesce(func.max(VoucherRow.id), 0))))
+
+
+async def settle(hub: Hub, *, now: datetime | None = None, after: int | None = None) -> list[int]:
+    """Scan movements into vouchers, run every due job (the post jobs) to completion, and return the ids
+    of the vouchers made since ``after`` (the periodic scan of the running hub may have made some)."""
+    since = await newest_voucher_id(hub) if after is None else after
+    await run_scan(hub.ctx, now=now)
     await hub.queue.drain(timeout=30)
-    return [vid for r in results for vid in r.voucher_ids]
+    async with hub.sessionmaker() as session:
+        return list((await session.execute(select(VoucherRow.id).where(VoucherRow.id > since).order_by(VoucherRow.id))).scalars())
 
 
 def period_now() -> str:

@@ -1,0 +1,60 @@
+"""Connector instances: a source row (platform, base URL, encrypted credentials, settings, listings) becomes
+a live connector from the registry. Instances are cached per process and rebuilt when the row changes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from connectors import registry
+from connectors.base import Connector, InstanceConfig
+from hub.domain.errors import InvalidRequest, NotFound
+from hub.settings import Settings
+from hub.storage.models import Source
+
+_CACHE: dict[str, tuple[tuple[Any, ...], Connector]] = {}
+
+
+def instance_config(settings: Settings, source: Source) -> InstanceConfig:
+    credentials: dict[str, str] = {}
+    if source.credentials:
+        from hub.security import decrypt
+
+        credentials = {k: str(v) for k, v in json.loads(decrypt(settings, source.credentials)).items()}
+    return InstanceConfig(name=source.name, platform=source.platform, base_url=source.base_url,
+                          credentials=credentials, settings=dict(source.settings or {}),
+                          listings=dict(source.listings or {}))  # fmt: skip
+
+
+async def connector_for(session: AsyncSession, settings: Settings, name: str) -> Connector:
+    """The live connector of source ``name`` (NotFound when there is no such source or it is disabled)."""
+    source = await session.get(Source, name)
+    if source is None or not source.enabled:
+        raise NotFound(f"no enabled source instance {name!r}")
+    return connector_of(settings, source)
+
+
+def connector_of(settings: Settings, source: Source) -> Connector:
+    fingerprint = (source.platform, source.base_url, source.credentials, json.dumps(source.settings, sort_keys=True),
+                   json.dumps(source.listings, sort_keys=True))  # fmt: skip
+    cached = _CACHE.get(source.name)
+    if cached is not None and cached[0] == fingerprint:
+        return cached[1]
+    try:
+        cls = registry.load(source.platform)
+    except Exception as exc:  # noqa: BLE001 - a broken plugin is a configuration error, named as such
+        raise InvalidRequest(f"source {source.name!r}: connector {source.platform!r} unavailable: {exc}") from None
+    connector = cls(instance_config(settings, source))
+    _CACHE[source.name] = (fingerprint, connector)
+    return connector
+
+
+def sku_for(source: Source, platform_ids: dict[str, Any]) -> str | None:
+    """Reverse listing lookup: the hub sku a platform item/sku id belongs to."""
+    wanted = {str(v) for v in platform_ids.values() if v is not None}
+    for sku, ids in (source.listings or {}).items():
+        if isinstance(ids, dict) and wanted & {str(v) for v in ids.values()}:
+            return sku
+    return None
