@@ -5,7 +5,7 @@ What ``zhongshu connector new acme`` writes (``target_dir/zhongshu-acme/``)::
     pyproject.toml                  entry point  [project.entry-points."zhongshu.connectors"] acme = ...
     zhongshu_acme/__init__.py       AcmeConnector, built from connector.yaml (declarative)
     zhongshu_acme/connector.yaml    bearer-token JSON API, page paging, HMAC-signed JSON webhooks
-    zhongshu_acme/mappings/v1.yaml  mapping rules for its order and stock payloads
+    zhongshu_acme/mappings/acme/v1.yaml  mapping rules for its order and stock payloads
     zhongshu_acme/sandbox.py        a Litestar sandbox speaking that wire format (+ /_sandbox/ operator API)
     tests/test_acme.py              ConnectorAcceptanceSuite subclass
 
@@ -41,7 +41,7 @@ def scaffold(name: str, target_dir: Path) -> Path:
     }
     files = {
         "pyproject.toml": PYPROJECT, f"{pkg}/__init__.py": INIT, f"{pkg}/connector.yaml": CONNECTOR_YAML,
-        f"{pkg}/mappings/v1.yaml": MAPPING_YAML, f"{pkg}/sandbox.py": SANDBOX, f"tests/test_{name}.py": TESTS,
+        f"{pkg}/mappings/{name}/v1.yaml": MAPPING_YAML, f"{pkg}/sandbox.py": SANDBOX, f"tests/test_{name}.py": TESTS,
         "README.md": README,
     }
     for relative, template in files.items():
@@ -69,7 +69,7 @@ $name = "$pkg:$Class"
 packages = ["$pkg"]
 
 [tool.setuptools.package-data]
-$pkg = ["*.yaml", "mappings/*.yaml"]
+$pkg = ["*.yaml", "mappings/*/*.yaml"]
 
 [tool.pytest.ini_options]
 asyncio_mode = "auto"
@@ -98,7 +98,9 @@ from connectors.declarative import connector_from_yaml
 
 __all__ = ["$Class"]
 
-$Class = connector_from_yaml(Path(__file__).with_name("connector.yaml"), class_name="$Class", module=__name__)
+$Class = connector_from_yaml(
+    Path(__file__).with_name("connector.yaml"), class_name="$Class", module=__name__
+)
 '''
 
 CONNECTOR_YAML = '''# The $name channel as data. Each block is documented in connectors/declarative/<block>.py.
@@ -165,8 +167,7 @@ push:
   ack: {status: 200, body: {ok: true}}
 '''
 
-MAPPING_YAML = '''# Mapping rules for $name payloads (the engine is mappings/engine.py; copy to mappings/rules/$name/v1.yaml
-# or point the hub at this folder).
+MAPPING_YAML = '''# Mapping rules for $name payloads, run by mappings/engine.py (mappings.load_rules(<this mappings folder>)).
 connector: $name
 version: v1
 source: $name
@@ -205,8 +206,8 @@ SANDBOX = '''"""A local $name platform speaking the wire format connector.yaml d
 from __future__ import annotations
 
 import asyncio
-import hmac
 import hashlib
+import hmac
 import itertools
 import json
 import time

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from hub.jobs import outbox
 from hub.jobs.registry import JobContext
 from hub.settings import Settings
 from hub.storage.engine import make_engine, make_sessionmaker
@@ -31,6 +32,10 @@ def _import_job_modules() -> None:
     # Importing registers handlers and periodic jobs; one list, so a new job module is added here only.
     import hub.services.jobs  # noqa: F401
     import hub.services.polling  # noqa: F401
+    import hub.services.enrich  # noqa: F401
+    import hub.sync.engine  # noqa: F401
+    import hub.sync.reconcile  # noqa: F401
+    import hub.vouchers.jobs  # noqa: F401
 
 
 async def build_hub(settings: Settings, *, run_jobs: bool | None = None) -> Hub:
@@ -47,6 +52,7 @@ async def build_hub(settings: Settings, *, run_jobs: bool | None = None) -> Hub:
         from hub.jobs.local_queue import LocalJobQueue
 
         queue = LocalJobQueue()
+    sessionmaker.configure(info={outbox.QUEUE: queue})  # lets commits deliver their jobs at once
     ctx = JobContext(settings=settings, sessionmaker=sessionmaker, queue=queue)
     hub = Hub(settings, engine, sessionmaker, queue, ctx)
     ctx.extras["hub"] = hub

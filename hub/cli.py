@@ -13,6 +13,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from hub.cli_connectors import connector_app, connectors_app, sandbox_command
+from hub.cli_vouchers import vouchers_app
 from hub.settings import Settings, SettingsError, load_settings
 
 app = typer.Typer(
@@ -29,6 +31,10 @@ rules_app = typer.Typer(help="Arbitration rules (disagreeing sources → one fig
 app.add_typer(db_app, name="db")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(mappings_app, name="mappings")
+app.add_typer(vouchers_app, name="vouchers")
+app.add_typer(connectors_app, name="connectors")
+app.add_typer(connector_app, name="connector")
+app.command("sandbox")(sandbox_command)
 app.add_typer(rules_app, name="rules")
 console = Console(stderr=True)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
@@ -41,9 +41,9 @@ def movement_from_json(doc: dict[str, Any]) -> Any:
     missing = [k for k in ("kind", "sku", "qty", "from", "to") if k not in doc]
     if missing:
         raise typer.BadParameter(f"movement JSON lacks {', '.join(missing)}")
-    created = datetime.fromisoformat(doc["created_at"]) if doc.get("created_at") else datetime.now(timezone.utc)
+    created = datetime.fromisoformat(doc["created_at"]) if doc.get("created_at") else datetime.now(UTC)
     if created.tzinfo is None:
-        created = created.replace(tzinfo=timezone.utc)
+        created = created.replace(tzinfo=UTC)
     return MovementInput(
         id=int(doc.get("id", 0)), key=str(doc.get("key", "dry-run")), kind=str(doc["kind"]), sku=str(doc["sku"]),
         qty=int(doc["qty"]), from_account=str(doc["from"]), to_account=str(doc["to"]), created_at=created,
@@ -53,7 +53,9 @@ def movement_from_json(doc: dict[str, Any]) -> Any:
     )  # fmt: skip
 
 
-async def dry_run_movement(settings: Settings, movement_id: int | None, doc: dict[str, Any] | None, erp: str | None) -> dict[str, Any]:
+async def dry_run_movement(
+    settings: Settings, movement_id: int | None, doc: dict[str, Any] | None, erp: str | None
+) -> dict[str, Any]:
     """Value a movement against a COPY of the costing state; nothing is stored."""
     from hub.bootstrap import build_hub
     from hub.storage.models import MovementRow, Source
@@ -93,7 +95,9 @@ async def dry_run_movement(settings: Settings, movement_id: int | None, doc: dic
 def try_movement(
     movement_id: Annotated[int | None, typer.Argument(help="Id of a ledger movement.")] = None,
     json_file: Annotated[Path | None, typer.Option("--json", help="A movement as JSON instead of an id.")] = None,
-    erp: Annotated[str | None, typer.Option(help="ERP source name (or kingdee|yonyou) to show ERP account codes.")] = None,
+    erp: Annotated[
+        str | None, typer.Option(help="ERP source name (or kingdee|yonyou) to show ERP account codes.")
+    ] = None,
 ) -> None:
     """Dry-run the voucher templates on a movement (valued at the current moving average; nothing is stored)."""
     from connectors.vouchers import VoucherError

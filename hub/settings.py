@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     poll_interval_seconds: float = Field(default=2.0, gt=0)
     """How often sources that poll (JD orders, Taobao TMC) are asked for new events."""
 
+    reconcile_interval_seconds: float = Field(default=300.0, gt=0)
+    """How often every channel's stock is read back and compared with what it should show."""
+
     reservation_sweep_seconds: float = Field(default=1.0, gt=0)
     """How often expired reservations are released."""
 

@@ -107,4 +107,5 @@ class Reader:
     def done(self) -> None:
         unknown = sorted(set(map(str, self.data)) - set(map(str, self._read)))
         if unknown:
-            raise SpecError(self.file, self.where(unknown[0]), f"unknown key (known here: {', '.join(sorted(map(str, self._read)))})")
+            known = ", ".join(sorted(map(str, self._read)))
+            raise SpecError(self.file, self.where(unknown[0]), f"unknown key (known here: {known})")

@@ -218,7 +218,8 @@ class PushSpec:
                 try:
                     json.loads(payload[name])
                 except ValueError:
-                    raise VerificationError(400, f"push field {name!r} is not valid JSON", instance=config.name) from None
+                    raise VerificationError(400, f"push field {name!r} is not valid JSON",
+                                            instance=config.name) from None
         return payload  # type: ignore[no-any-return]
 
     def _event_id(self, rule: TopicRule, payload: Mapping[str, Any], config: InstanceConfig) -> str:
@@ -228,7 +229,8 @@ class PushSpec:
         try:
             return str(rule.event_id.render({**payload, "topic": rule.topic, "digest": digest}))
         except TemplateError as exc:
-            raise VerificationError(400, f"push lacks a field its event id needs: {exc}", instance=config.name) from None
+            raise VerificationError(400, f"push lacks a field its event id needs: {exc}",
+                                    instance=config.name) from None
 
     # -- answers --------------------------------------------------------------------------------
     def ack_for(self, event: PushedEvent) -> PushAck:

@@ -8,7 +8,9 @@ encodes it as a JSON string, the way Meituan wants ``food_data``::
     form:
       app_poi_code: "{settings.app_poi_code}"
       food_data:
-        json: [{app_food_code: "{listing.app_food_code|sku}", skus: [{sku_id: "{listing.sku_id|sku}", stock: "{quantity}"}]}]
+        json:
+          - app_food_code: "{listing.app_food_code|sku}"
+            skus: [{sku_id: "{listing.sku_id|sku}", stock: "{quantity}"}]
 
 A value that renders to ``None`` drops its key (optional query parameters).
 """

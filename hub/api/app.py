@@ -12,6 +12,8 @@ from litestar.openapi import OpenAPIConfig
 from hub.api.controllers.admin import AdminController
 from hub.api.controllers.ledger import LedgerController
 from hub.api.controllers.pipeline import PipelineController
+from hub.api.controllers.sync import SyncController
+from hub.api.controllers.vouchers import VoucherController
 from hub.api.controllers.webhooks import WebhookController
 from hub.api.controllers.subscriptions import SubscriptionsController
 from hub.api.controllers.system import SystemController
@@ -38,7 +40,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await hub.close()
 
     app = Litestar(
-        route_handlers=[SystemController, LedgerController, PipelineController, WebhookController, AdminController,
+        route_handlers=[SystemController, LedgerController, PipelineController, WebhookController, SyncController,
+                        VoucherController, AdminController,
                         SubscriptionsController,
                         console_router()],
         middleware=[InboundLimitMiddleware, AuthMiddleware, AuditMiddleware],

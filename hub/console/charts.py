@@ -46,7 +46,8 @@ def step_chart(points: Sequence[tuple[datetime, float]], *, width: int = 140, he
     for i, (_, v) in enumerate(points):
         x = 4 + i * step
         path.append(f"M{x:.1f} {y(v):.1f}" if i == 0 else f"H{x:.1f} V{y(v):.1f}")
-        dots.append(f'<circle cx="{x:.1f}" cy="{y(v):.1f}" r="1.8"><title>{escape(points[i][0].isoformat())}: {v:g}</title></circle>')
+        when = escape(points[i][0].isoformat())
+        dots.append(f'<circle cx="{x:.1f}" cy="{y(v):.1f}" r="1.8"><title>{when}: {v:g}</title></circle>')
     label = escape(title or f"{lo:g}–{hi:g}")
     return (f'<svg class="chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
             f'aria-label="{label}"><path fill="none" stroke="currentColor" stroke-width="1.2" d="{" ".join(path)}"/>'

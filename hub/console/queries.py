@@ -3,7 +3,7 @@ dead job. Everything works unchanged on SQLite and PostgreSQL; time bucketing ha
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Table, func, inspect, or_, select, update
@@ -36,8 +36,8 @@ async def sources_health(session: AsyncSession, *, now: datetime) -> list[dict[s
         select(RawEvent.source, RawEvent.status, func.count(), func.max(RawEvent.received_at))
         .group_by(RawEvent.source, RawEvent.status))).all()  # fmt: skip
     since = now - timedelta(minutes=SPARK_MINUTES)
-    recent = (await session.execute(
-        select(RawEvent.source, RawEvent.received_at).where(RawEvent.received_at >= since).limit(MAX_SPARK_ROWS))).all()  # fmt: skip
+    stmt = select(RawEvent.source, RawEvent.received_at).where(RawEvent.received_at >= since).limit(MAX_SPARK_ROWS)
+    recent = (await session.execute(stmt)).all()
     rows: dict[str, dict[str, Any]] = {}
     for name, src in registered.items():
         rows[name] = {"name": name, "platform": src.platform, "trust": src.trust, "enabled": src.enabled,
@@ -61,10 +61,9 @@ async def sources_health(session: AsyncSession, *, now: datetime) -> list[dict[s
 
 
 def _aware(value: datetime | None) -> datetime | None:
-    from datetime import timezone
 
     if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
+        return value.replace(tzinfo=UTC)
     return value
 
 
@@ -79,7 +78,8 @@ async def jobs_by_state(session: AsyncSession) -> dict[str, int]:
 
 
 async def quarantine_count(session: AsyncSession) -> int:
-    return int(await session.scalar(select(func.count()).select_from(DecisionRow).where(DecisionRow.status == "pending")) or 0)
+    stmt = select(func.count()).select_from(DecisionRow).where(DecisionRow.status == "pending")
+    return int(await session.scalar(stmt) or 0)
 
 
 async def jobs(session: AsyncSession, state: str, *, limit: int = 50) -> list[Job]:
@@ -105,7 +105,8 @@ async def retry_job(session: AsyncSession, job_id: int) -> Job:
             if result.first() is None:
                 raise InvalidTransition(f"job {job_id} changed state meanwhile; reload and try again")
     except IntegrityError:
-        raise InvalidTransition(f"a pending job with key {job.job_key!r} is queued already; it will do this work") from None
+        raise InvalidTransition(
+            f"a pending job with key {job.job_key!r} is queued already; it will do this work") from None
     await session.refresh(job)
     return job
 
@@ -138,15 +139,16 @@ async def last_movement_per_account(session: AsyncSession, sku: str, accounts: l
     """The newest movement touching each account: the lineage entry point of a balance."""
     out: dict[str, int] = {}
     for account in accounts:
-        mid = await session.scalar(select(func.max(MovementRow.id)).where(
-            MovementRow.sku == sku, or_(MovementRow.from_account == account, MovementRow.to_account == account)))  # fmt: skip
+        touches = or_(MovementRow.from_account == account, MovementRow.to_account == account)
+        mid = await session.scalar(select(func.max(MovementRow.id)).where(MovementRow.sku == sku, touches))
         if mid is not None:
             out[account] = int(mid)
     return out
 
 
 async def reservations_of(session: AsyncSession, sku: str, *, limit: int = 20) -> list[Reservation]:
-    stmt = select(Reservation).where(Reservation.sku == sku).order_by(Reservation.created_at.desc()).limit(limit)
+    stmt = select(Reservation).where(Reservation.sku == sku).order_by(Reservation.created_at.desc())
+    stmt = stmt.limit(limit)
     return list((await session.execute(stmt)).scalars())
 
 

@@ -52,8 +52,9 @@ def env() -> Environment:
 def context(request: Request[Any, Any, Any]) -> dict[str, Any]:
     lang = pick_lang(request.cookies.get("lang"))
     principal = current_principal(request)
+    full_path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return {"t": translator(lang), "lang": lang, "principal": principal, "can_operate": can_operate(principal),
-            "path": request.url.path, "full_path": str(request.url.path) + (f"?{request.url.query}" if request.url.query else "")}  # fmt: skip
+            "path": request.url.path, "full_path": full_path}
 
 
 def page(request: Request[Any, Any, Any], template: str, status_code: int = 200, **values: Any) -> Response[str]:

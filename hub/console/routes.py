@@ -18,7 +18,6 @@ from litestar import Request, Response, Router, get, post
 from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
-from sqlalchemy import select
 
 from hub.bootstrap import Hub
 from hub.console import charts, masking, queries
@@ -162,7 +161,8 @@ async def sku_page(request: AnyRequest, q: str = "", grain: str = "realtime") ->
         return page(request, "sku.html", nav="sku", q="", matches=[], detail=None, grain=grain)
     async with _hub(request).sessionmaker() as session:
         matches = await queries.search_skus(session, q)
-        sku = matches[0][0] if matches and (matches[0][0] == q or len(matches) == 1 or matches[0][1] != "sku") else None
+        first = matches[0] if matches else None
+        sku = first[0] if first and (first[0] == q or len(matches) == 1 or first[1] != "sku") else None
         detail = await _sku_detail(session, sku, grain) if sku else None
     return page(request, "sku.html", nav="sku", q=q, matches=matches, detail=detail, grain=grain)
 
@@ -186,10 +186,11 @@ async def _sku_detail(session: Any, sku: str, grain: str) -> dict[str, Any]:
         result, _ = await view_service.evaluate(session, definition, sku)
         latest = await view_service.latest_value(session, name, sku)
         value = str(result.value)
+        recorded = latest is not None and latest.value == value
         views.append({"name": name, "version": definition.version, "formula": definition.formula.text, "value": value,
                       "inputs": {k: (str(v) if v is not None else None) for k, v in sorted(result.inputs.items())},
                       "missing": list(result.missing),
-                      "node": f"view:{latest.id}" if latest is not None and latest.value == value else None})  # fmt: skip
+                      "node": f"view:{latest.id}" if recorded and latest else None})  # fmt: skip
     return {"sku": sku, "grid": await _cube_grid(session, sku, grain), "balances": balances, "views": views,
             "movements": await queries.recent_movements(session, sku),
             "reservations": await queries.reservations_of(session, sku)}  # fmt: skip
@@ -381,8 +382,9 @@ async def resolve_decision(request: AnyRequest, decision_id: int, action: str) -
         if row is None:
             raise NotFound(f"no decision {decision_id}")
         before = await arbitration.ledger_value(s, row.sku, row.location, row.stock_type)
-        row = await arbitration.resolve(s, decision_id, approve=action == "approve", by=principal.name if principal else "console",
-                                        reason=reason[:2000], guarded_buckets=hub.settings.guarded_buckets)  # fmt: skip
+        by = principal.name if principal else "console"
+        row = await arbitration.resolve(s, decision_id, approve=action == "approve", by=by, reason=reason[:2000],
+                                        guarded_buckets=hub.settings.guarded_buckets)
         after = await arbitration.ledger_value(s, row.sku, row.location, row.stock_type)
         await view_service.recompute(s, semantics(), row.sku)
         await audit(s, principal, f"decision.{action}", f"decision:{decision_id}", before={"ledger": before},

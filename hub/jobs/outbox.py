@@ -6,6 +6,7 @@ queue, :func:`due_job_ids` re-derives what to run from this table (``zhongshu jo
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Sequence
 from datetime import timedelta
@@ -13,7 +14,9 @@ from typing import Any
 
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from hub.storage.models import Job, utcnow
 from hub.storage.sql import insert
@@ -39,14 +42,40 @@ async def enqueue(
     stmt = stmt.on_conflict_do_nothing(index_elements=["job_key"], index_where=text("state = 'pending'"))
     row = (await session.execute(stmt.returning(Job.id))).first()
     if row is not None:
-        return int(row[0])
+        return _deliver_after_commit(session, int(row[0]))
     pending = (
         await session.execute(select(Job).where(Job.job_key == key, Job.state == "pending").with_for_update())
     ).scalar_one()
     if run_at < pending.run_at or priority < pending.priority:
         pending.run_at = min(run_at, pending.run_at)
         pending.priority = min(priority, pending.priority)
-    return pending.id
+    return _deliver_after_commit(session, pending.id)
+
+
+KICKS = "zhongshu_kicks"
+QUEUE = "zhongshu_queue"
+_tasks: set[asyncio.Task[None]] = set()
+
+
+def _deliver_after_commit(session: AsyncSession, job_id: int) -> int:
+    session.info.setdefault(KICKS, []).append(job_id)
+    return job_id
+
+
+@event.listens_for(Session, "after_commit")
+def _kick_after_commit(session: Session) -> None:
+    """Jobs enqueued in a transaction are delivered the moment it commits (never before: a rolled-back
+    change must not run its jobs). Sessions made by :func:`hub.bootstrap.build_hub` carry their queue."""
+    ids, queue = session.info.pop(KICKS, None), session.info.get(QUEUE)
+    if ids and queue is not None:
+        task = asyncio.get_running_loop().create_task(queue.kick(list(dict.fromkeys(ids))))
+        _tasks.add(task)
+        task.add_done_callback(_tasks.discard)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_rollback(session: Session) -> None:
+    session.info.pop(KICKS, None)
 
 
 async def claim(session: AsyncSession, job_id: int) -> Job | None:

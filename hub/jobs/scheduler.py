@@ -55,8 +55,8 @@ class Scheduler:
             if due:
                 try:
                     async with self.ctx.sessionmaker() as session, session.begin():
-                        ids = [await outbox.enqueue(session, p.name, f"periodic:{p.name}") for p in due]
-                    await self.ctx.queue.kick(ids)
+                        for p in due:  # delivered on commit
+                            await outbox.enqueue(session, p.name, f"periodic:{p.name}")
                     for p in due:
                         last[p.name] = now
                 except Exception:  # noqa: BLE001

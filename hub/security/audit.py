@@ -90,7 +90,6 @@ class AuditMiddleware:
         if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
-        status: list[int] = []
         chunks: list[bytes] = []
 
         async def receive_wrapper() -> Any:
@@ -100,17 +99,17 @@ class AuditMiddleware:
             return message
 
         async def send_wrapper(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                status.append(int(message["status"]))
+            # Recorded before the response leaves, so a client that saw 2xx can read its audit entry.
+            if message["type"] == "http.response.start" and 200 <= int(message["status"]) < 300 and not scope.get(
+                AUDITED_SCOPE_KEY
+            ):
+                try:
+                    await self._record(scope, int(message["status"]), chunks)
+                except Exception:  # noqa: BLE001 - the action happened; a lost audit line is logged, not raised
+                    log.exception("could not write the audit entry for %s %s", scope.get("method"), scope.get("path"))
             await send(message)
 
         await self.app(scope, receive_wrapper, send_wrapper)
-        if not status or not 200 <= status[0] < 300 or scope.get(AUDITED_SCOPE_KEY):
-            return
-        try:
-            await self._record(scope, status[0], chunks)
-        except Exception:  # noqa: BLE001 - the action happened; losing its audit line is logged, not raised
-            log.exception("could not write the audit entry for %s %s", scope.get("method"), scope.get("path"))
 
     async def _record(self, scope: Any, status: int, chunks: list[bytes]) -> None:
         handler = scope.get("route_handler")
@@ -126,7 +125,7 @@ class AuditMiddleware:
         hub = getattr(scope["app"].state, "hub", None)
         if hub is None:
             return
-        path_template = next(iter(handler.paths), scope.get("path", ""))
+        path_template = scope.get("path_template") or scope.get("path", "")
         after: dict[str, Any] = {"status": status, "path": scope.get("path", ""),
                                  "path_params": {k: str(v) for k, v in (scope.get("path_params") or {}).items()}}  # fmt: skip
         raw = b"".join(chunks)

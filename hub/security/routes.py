@@ -45,6 +45,18 @@ ROUTE_ROLES: dict[tuple[str, str], tuple[Role | str, str | None]] = {
     ("GET", "/api/v1/decisions"): (Role.viewer, None),
     ("POST", "/api/v1/decisions/{decision_id:int}/approve"): (Role.operator, None),
     ("POST", "/api/v1/decisions/{decision_id:int}/reject"): (Role.operator, None),
+    # sync
+    ("GET", "/api/v1/pushes"): (Role.viewer, None),
+    ("POST", "/api/v1/pushes/{push_id:int}/retry"): (Role.operator, None),
+    ("GET", "/api/v1/listings"): (Role.viewer, None),
+    ("PUT", "/api/v1/sources/{name:str}/listings/{sku:str}"): (Role.admin, None),
+    ("POST", "/api/v1/sync/reconcile"): (Role.operator, None),
+    # vouchers
+    ("GET", "/api/v1/vouchers"): (Role.viewer, None),
+    ("GET", "/api/v1/vouchers/{voucher_id:int}"): (Role.viewer, None),
+    ("GET", "/api/v1/vouchers/reconciliation"): (Role.viewer, None),
+    ("POST", "/api/v1/vouchers/{voucher_id:int}/retry"): (Role.operator, None),
+    ("POST", "/api/v1/vouchers/unit-costs"): (Role.admin, None),
 }
 
 PUBLIC_PREFIXES = ("/webhooks/",)
@@ -84,7 +96,7 @@ def _is_public_path(path: str, openapi_path: str) -> bool:
 
 def secure_app(app: Litestar) -> list[str]:
     """Declare roles from the table, document them in OpenAPI; returns the routes left undeclared (refused)."""
-    openapi_path = (app.openapi_config.path if app.openapi_config else "/schema").rstrip("/")
+    openapi_path = ((app.openapi_config.path if app.openapi_config else None) or "/schema").rstrip("/")
     undeclared: list[str] = []
     for route, handler in http_handlers(app):
         methods = sorted(m for m in handler.http_methods)

@@ -9,7 +9,7 @@ concurrent batches cannot deadlock. The caller owns the transaction: on any erro
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,12 @@ from hub.domain.errors import KeyReused, WouldOverdraw
 from hub.domain.ledger import Movement, check_unique_keys, is_guarded, net_deltas
 from hub.storage.models import Balance, MovementRow, utcnow
 from hub.storage.sql import insert
+
+
+LedgerListener = Callable[[AsyncSession, list[Movement], dict[str, int]], Awaitable[None]]
+LISTENERS: list[LedgerListener] = []
+"""Called in the same transaction after a batch changed balances (movements applied, their ids by key):
+the sync engine enqueues channel pushes here, so a change and its pushes commit together."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +95,9 @@ async def apply_movements(
                 if m.key in inserted
             ],
         )
+        applied = [m for m in fresh if m.key in inserted]
+        for listener in LISTENERS:
+            await listener(session, applied, inserted)
     results = []
     for m in movements:
         if m.key in inserted:

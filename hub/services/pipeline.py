@@ -17,10 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub import lineage
 from hub.domain.errors import HubError
 from hub.semantics import Semantics
-from hub.services import arbitration, reservations
+from hub.services import arbitration, enrich, reservations
 from hub.services import observations as obs_store
 from hub.services import views as view_service
 from hub.storage import locks
+from hub.sync.engine import note_channel_order
 from hub.storage.models import ObservationRow, RawEvent, Reservation, Source, utcnow
 from semantic_layer.observation import OrderEvent
 
@@ -56,6 +57,9 @@ async def process(
         return await _finish(session, raw, Outcome("failed", errors=[f"body is not JSON: {exc}"]))
     result = sem.mappings.apply(kind, raw.topic, payload, raw_event_id=raw.id, received_at=raw.received_at,
                                 source=raw.source)  # fmt: skip
+    result = enrich.resolve_skus(source, result)  # platform ids → the source's listed skus
+    if enrich.wants_detail(kind, raw, result):  # an order without lines: fetch its detail, outside this transaction
+        await enrich.request(session, raw.id)
     if result.unmapped:
         return await _finish(session, raw, Outcome("unmapped", errors=list(result.errors)))
     outcome = Outcome("processed", errors=list(result.errors))
@@ -100,14 +104,20 @@ async def _apply_order(
         try:
             async with session.begin_nested():
                 if order.kind in ("created", "paid"):
-                    await reservations.reserve(session, key=key, sku=line.sku, location=loc, qty=int(line.qty),
-                                               order_ref=order.order_ref, parents=parents, guarded_buckets=guarded)  # fmt: skip
+                    result = await reservations.reserve(session, key=key, sku=line.sku, location=loc,
+                                                        qty=int(line.qty), order_ref=order.order_ref,
+                                                        parents=parents, guarded_buckets=guarded)  # fmt: skip
+                    if result.status == "applied":  # the channel already shows this sale
+                        await note_channel_order(session, order.source, line.sku, -int(line.qty))
                 elif order.kind == "cancelled":
                     if await session.get(Reservation, key) is None:
                         await reservations.void_unseen(session, key=key, sku=line.sku, location=loc,
                                                        order_ref=order.order_ref)  # fmt: skip
                     else:
-                        await reservations.settle(session, key, "cancel", parents=parents, guarded_buckets=guarded)
+                        result = await reservations.settle(session, key, "cancel", parents=parents,
+                                                           guarded_buckets=guarded)  # fmt: skip
+                        if result.status == "applied":  # and the channel put the units back on sale itself
+                            await note_channel_order(session, order.source, line.sku, int(line.qty))
                 elif order.kind == "shipped":
                     await reservations.reserve(session, key=key, sku=line.sku, location=loc, qty=int(line.qty),
                                                order_ref=order.order_ref, parents=parents, guarded_buckets=guarded)  # fmt: skip

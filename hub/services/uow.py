@@ -1,4 +1,4 @@
-"""Unit of work: one transaction, plus the jobs it enqueued, delivered only after the commit."""
+"""Unit of work: one transaction; jobs it enqueues are delivered once it commits (see hub.jobs.outbox)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,10 @@ from hub.jobs import outbox
 
 
 class UnitOfWork:
-    """``async with UnitOfWork(sm, queue) as uow: …; await uow.commit()`` — rolls back unless committed."""
+    """``async with UnitOfWork(sm) as uow: …; await uow.commit()`` — rolls back unless committed."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], queue: Any) -> None:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], queue: Any = None) -> None:
         self._sessionmaker = sessionmaker
-        self._queue = queue
-        self._kicks: list[int] = []
         self.session: AsyncSession
 
     async def __aenter__(self) -> UnitOfWork:
@@ -34,12 +32,7 @@ class UnitOfWork:
     async def enqueue(
         self, name: str, key: str, args: dict[str, Any] | None = None, *, priority: int = 100, delay: float = 0
     ) -> int:
-        job_id = await outbox.enqueue(self.session, name, key, args, priority=priority, delay=delay)
-        self._kicks.append(job_id)
-        return job_id
+        return await outbox.enqueue(self.session, name, key, args, priority=priority, delay=delay)
 
     async def commit(self) -> None:
         await self.session.commit()
-        if self._kicks:
-            kicks, self._kicks = self._kicks, []
-            await self._queue.kick(kicks)

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import importlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,10 +51,14 @@ def target_of(source: Source) -> ErpTarget:
 
 async def erp_targets(session: AsyncSession) -> list[ErpTarget]:
     rows = (
-        await session.execute(
-            select(Source).where(Source.platform.in_(ERP_PLATFORMS), Source.enabled.is_(True)).order_by(Source.name)
+        (
+            await session.execute(
+                select(Source).where(Source.platform.in_(ERP_PLATFORMS), Source.enabled.is_(True)).order_by(Source.name)
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     return [target_of(s) for s in rows]
 
 

@@ -12,10 +12,11 @@ than in the templates because they follow from the ledger's shape, not from acco
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any
 
 from connectors.vouchers import MovementFact
 from hub.vouchers.config import VoucherConfig

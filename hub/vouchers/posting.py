@@ -47,8 +47,14 @@ async def load_voucher(session: AsyncSession, voucher_id: int) -> Voucher:
     if row is None:
         raise LookupError(f"no voucher {voucher_id}")
     lines = (
-        await session.execute(select(VoucherLineRow).where(VoucherLineRow.voucher_id == voucher_id).order_by(VoucherLineRow.seq))
-    ).scalars().all()
+        (
+            await session.execute(
+                select(VoucherLineRow).where(VoucherLineRow.voucher_id == voucher_id).order_by(VoucherLineRow.seq)
+            )
+        )
+        .scalars()
+        .all()
+    )
     data = {
         "key": row.key, "book": row.book, "date": row.date, "group": (row.data or {}).get("group", "记"),
         "source_movement_ids": (row.data or {}).get("source_movement_ids", []),
@@ -78,7 +84,9 @@ async def post_one(
         if posting is None or posting.status != "pending":
             return PostOutcome("skipped", posting_id)
         if claimed is None:
-            raise RetryLater(config.lease_seconds / 4, f"voucher posting {posting_id} is being posted by another worker")
+            raise RetryLater(
+                config.lease_seconds / 4, f"voucher posting {posting_id} is being posted by another worker"
+            )
         attempts = int(claimed[0])
         voucher_id, erp = posting.voucher_id, posting.erp
         voucher = await load_voucher(session, voucher_id)
@@ -93,7 +101,9 @@ async def post_one(
         return await _failed(sessionmaker, posting_id, voucher_id, voucher, erp, "; ".join(exc.erp_messages) or str(exc),
                              exc.erp_code)  # fmt: skip
     except (PermanentError, VoucherError, RegistryError) as exc:
-        return await _failed(sessionmaker, posting_id, voucher_id, voucher, erp, _message(exc), getattr(exc, "code", None))
+        return await _failed(
+            sessionmaker, posting_id, voucher_id, voucher, erp, _message(exc), getattr(exc, "code", None)
+        )
     except TransientError as exc:
         if attempts >= config.max_post_attempts:
             return await _failed(sessionmaker, posting_id, voucher_id, voucher, erp,
@@ -121,7 +131,11 @@ async def _release(sessionmaker: async_sessionmaker[AsyncSession], posting_id: i
 
 
 async def _posted(
-    sessionmaker: async_sessionmaker[AsyncSession], posting_id: int, voucher_id: int, voucher: Voucher, erp: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    posting_id: int,
+    voucher_id: int,
+    voucher: Voucher,
+    erp: str,
     posted: PostedVoucher,
 ) -> PostOutcome:
     now = utcnow()
@@ -146,8 +160,13 @@ async def _posted(
 
 
 async def _failed(
-    sessionmaker: async_sessionmaker[AsyncSession], posting_id: int, voucher_id: int, voucher: Voucher, erp: str,
-    error: str, code: str | None,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    posting_id: int,
+    voucher_id: int,
+    voucher: Voucher,
+    erp: str,
+    error: str,
+    code: str | None,
 ) -> PostOutcome:
     log.warning("voucher %s to %s failed: %s", voucher.key, erp, error)
     async with sessionmaker() as session, session.begin():

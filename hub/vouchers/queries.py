@@ -79,8 +79,13 @@ async def scan_state(session: AsyncSession) -> dict[str, Any]:
 
 
 async def list_vouchers(
-    session: AsyncSession, *, status: str | None = None, period: str | None = None, erp: str | None = None,
-    before_id: int | None = None, limit: int = 100,
+    session: AsyncSession,
+    *,
+    status: str | None = None,
+    period: str | None = None,
+    erp: str | None = None,
+    before_id: int | None = None,
+    limit: int = 100,
 ) -> dict[str, Any]:
     """Newest first; ``status`` matches any posting in that status (``failed`` = the dead letters)."""
     stmt = select(VoucherRow)
@@ -111,8 +116,14 @@ async def get_voucher(session: AsyncSession, voucher_id: int) -> dict[str, Any]:
     if row is None:
         raise NotFound(f"no voucher {voucher_id}", voucher_id=voucher_id)
     lines = (
-        await session.execute(select(VoucherLineRow).where(VoucherLineRow.voucher_id == voucher_id).order_by(VoucherLineRow.seq))
-    ).scalars().all()
+        (
+            await session.execute(
+                select(VoucherLineRow).where(VoucherLineRow.voucher_id == voucher_id).order_by(VoucherLineRow.seq)
+            )
+        )
+        .scalars()
+        .all()
+    )
     out = _voucher_dict(row, (await _postings(session, [voucher_id])).get(voucher_id, []))
     out["lines"] = [
         {"seq": ln.seq, "account": ln.account, "debit": ln.debit, "credit": ln.credit, "summary": ln.summary,
@@ -124,7 +135,9 @@ async def get_voucher(session: AsyncSession, voucher_id: int) -> dict[str, Any]:
     return out
 
 
-async def retry_voucher(session: AsyncSession, voucher_id: int, *, erp: str | None = None) -> tuple[dict[str, Any], list[int]]:
+async def retry_voucher(
+    session: AsyncSession, voucher_id: int, *, erp: str | None = None
+) -> tuple[dict[str, Any], list[int]]:
     """Re-arm the failed postings of a voucher (after the mapping or the ERP was fixed); returns job ids."""
     row = await session.get(VoucherRow, voucher_id)
     if row is None:
@@ -147,8 +160,14 @@ async def retry_voucher(session: AsyncSession, voucher_id: int, *, erp: str | No
 
 
 async def record_unit_cost(
-    session: AsyncSession, movement_key: str, *, unit_cost: str | Decimal | None = None, entity: str | None = None,
-    counterparty_entity: str | None = None, shop: str | None = None, refs: dict[str, Any] | None = None,
+    session: AsyncSession,
+    movement_key: str,
+    *,
+    unit_cost: str | Decimal | None = None,
+    entity: str | None = None,
+    counterparty_entity: str | None = None,
+    shop: str | None = None,
+    refs: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """What finance knows about a movement (entry-order cost, shop, references); upsert by movement key."""
     if not movement_key or len(movement_key) > 200:

@@ -25,7 +25,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from connectors.vouchers.erp import PostedVoucher
 from hub.domain.errors import InvalidRequest, NotFound
 from hub.storage.models import MovementRow, Source
-from hub.storage.models_vouchers import CostingPositionRow, VoucherCursor, VoucherLineRow, VoucherPart, VoucherPosting, VoucherRow
+from hub.storage.models_vouchers import (
+    CostingPositionRow,
+    VoucherCursor,
+    VoucherLineRow,
+    VoucherPart,
+    VoucherPosting,
+    VoucherRow,
+)
 from hub.vouchers.config import VoucherConfig
 from hub.vouchers.erps import ERP_PLATFORMS, account_map, connector_for, target_of
 from hub.vouchers.queries import check_period
@@ -41,7 +48,9 @@ def period_bounds(period: str) -> tuple[date, date]:
 
 
 def _inv(lines: list[dict[str, Any]], account: str = INVENTORY) -> Decimal:
-    return sum((Decimal(str(ln["debit"])) - Decimal(str(ln["credit"])) for ln in lines if ln["account"] == account), ZERO)
+    return sum(
+        (Decimal(str(ln["debit"])) - Decimal(str(ln["credit"])) for ln in lines if ln["account"] == account), ZERO
+    )
 
 
 async def reconcile(
@@ -84,11 +93,27 @@ async def reconcile(
         erp_value[p.book] += sum((ln.debit - ln.credit for ln in p.lines if ln.account == inv_code), ZERO)
     for key, p in sorted(read_back.items()):
         if key not in known_keys:
-            differences.append(_diff("unknown_in_erp", None, key, p.number, _total(p),
-                                     f"ERP voucher {p.number} carries key {key}, which the hub never made for {erp}"))
+            differences.append(
+                _diff(
+                    "unknown_in_erp",
+                    None,
+                    key,
+                    p.number,
+                    _total(p),
+                    f"ERP voucher {p.number} carries key {key}, which the hub never made for {erp}",
+                )
+            )
     for p in unkeyed:
-        differences.append(_diff("outside_hub", None, None, p.number, _total(p),
-                                 f"ERP voucher {p.number} ({p.date.isoformat()}) was entered outside the hub"))
+        differences.append(
+            _diff(
+                "outside_hub",
+                None,
+                None,
+                p.number,
+                _total(p),
+                f"ERP voucher {p.number} ({p.date.isoformat()}) was entered outside the hub",
+            )
+        )
     ledger_value = hub_side["ledger_value"]
     per_entity = {
         e: {"ledger_inventory_change": str(ledger_value.get(e, ZERO)), "posted_inventory_change": str(posted_value.get(e, ZERO)),
@@ -120,7 +145,11 @@ def _total(p: PostedVoucher) -> Decimal:
 
 
 async def _compare(
-    connector: Any, v: dict[str, Any], back: PostedVoucher | None, amap: dict[str, str], erp: str,
+    connector: Any,
+    v: dict[str, Any],
+    back: PostedVoucher | None,
+    amap: dict[str, str],
+    erp: str,
     posted_value: dict[str, Decimal],
 ) -> list[dict[str, Any]]:
     posting = v["postings"].get(erp)
@@ -139,8 +168,19 @@ async def _compare(
             return [_diff("wrong_period", vid, key, number, v["total"],
                           f"voucher {key} posted as {number} is dated {elsewhere.date.isoformat()} in the ERP, "
                           f"outside the period")]  # fmt: skip
-        return [_diff("missing_in_erp", vid, key, number, v["total"], f"voucher {key} posted as {number} is missing in the ERP")]
-    want = sorted((amap.get(ln["account"], ln["account"]), Decimal(ln["debit"]), Decimal(ln["credit"])) for ln in v["lines"])
+        return [
+            _diff(
+                "missing_in_erp",
+                vid,
+                key,
+                number,
+                v["total"],
+                f"voucher {key} posted as {number} is missing in the ERP",
+            )
+        ]
+    want = sorted(
+        (amap.get(ln["account"], ln["account"]), Decimal(ln["debit"]), Decimal(ln["credit"])) for ln in v["lines"]
+    )
     have = sorted((ln.account, ln.debit, ln.credit) for ln in back.lines)
     if want != have:
         return [_diff("amount_mismatch", vid, key, back.number, back.total_debit - Decimal(v["total"]),
@@ -150,7 +190,11 @@ async def _compare(
 
 
 async def _hub_side(session: AsyncSession, period: str, end: date, *, check_costing: bool) -> dict[str, Any]:
-    rows = (await session.execute(select(VoucherRow).where(VoucherRow.period == period).order_by(VoucherRow.id))).scalars().all()
+    rows = (
+        (await session.execute(select(VoucherRow).where(VoucherRow.period == period).order_by(VoucherRow.id)))
+        .scalars()
+        .all()
+    )
     ids = [r.id for r in rows]
     lines: dict[int, list[dict[str, Any]]] = defaultdict(list)
     postings: dict[int, dict[str, VoucherPosting]] = defaultdict(dict)
@@ -165,10 +209,16 @@ async def _hub_side(session: AsyncSession, period: str, end: date, *, check_cost
     ledger_value: dict[str, Decimal] = defaultdict(lambda: ZERO)
     closing: dict[str, Decimal] = defaultdict(lambda: ZERO)
     all_time: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    mv = (await session.execute(select(VoucherRow.id, VoucherRow.book, VoucherRow.date).where(VoucherRow.mode == "movement"))).all()
+    mv = (
+        await session.execute(
+            select(VoucherRow.id, VoucherRow.book, VoucherRow.date).where(VoucherRow.mode == "movement")
+        )
+    ).all()
     mv_lines: dict[int, list[dict[str, Any]]] = defaultdict(list)
     stmt = select(VoucherLineRow.voucher_id, VoucherLineRow.account, VoucherLineRow.debit, VoucherLineRow.credit).where(
-        VoucherLineRow.account == INVENTORY, VoucherLineRow.voucher_id.in_(select(VoucherRow.id).where(VoucherRow.mode == "movement")))
+        VoucherLineRow.account == INVENTORY,
+        VoucherLineRow.voucher_id.in_(select(VoucherRow.id).where(VoucherRow.mode == "movement")),
+    )
     for vid, account, debit, credit in (await session.execute(stmt)).all():
         mv_lines[vid].append({"account": account, "debit": debit, "credit": credit})
     valued = [(book, day, _inv(mv_lines[vid])) for vid, book, day in mv]
@@ -191,15 +241,31 @@ async def _hub_side(session: AsyncSession, period: str, end: date, *, check_cost
                                f"{all_time[entity]}"))  # fmt: skip
     open_days = sorted({p.day for p in parts if p.summary_voucher_id is None and p.day[:7] == period})
     for day in open_days:
-        diffs.append(_diff("not_summarised", None, None, None, None,
-                           f"movements of {day} are valued but not yet in a 汇总凭证 (the day has not closed)"))
+        diffs.append(
+            _diff(
+                "not_summarised",
+                None,
+                None,
+                None,
+                None,
+                f"movements of {day} are valued but not yet in a 汇总凭证 (the day has not closed)",
+            )
+        )
     cursor = await session.get(VoucherCursor, CURSOR)
     newest = await session.scalar(select(func.max(MovementRow.id)))
     if cursor is not None and cursor.error:
         diffs.append(_diff("scan_blocked", None, None, None, None, f"voucher scan is blocked: {cursor.error}"))
     elif newest is not None and (cursor is None or cursor.last_id < newest):
-        diffs.append(_diff("not_valued", None, None, None, None,
-                           f"movements after id {cursor.last_id if cursor else 0} (up to {newest}) are not yet valued"))
+        diffs.append(
+            _diff(
+                "not_valued",
+                None,
+                None,
+                None,
+                None,
+                f"movements after id {cursor.last_id if cursor else 0} (up to {newest}) are not yet valued",
+            )
+        )
     entities = {r.book for r in rows} | set(ledger_value)
     return {"vouchers": vouchers, "entities": entities, "ledger_value": ledger_value, "closing": closing,
             "costing": costing, "ledger_differences": diffs}  # fmt: skip

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -93,17 +94,25 @@ async def scan(session: AsyncSession, config: VoucherConfig, *, now: datetime | 
     if not targets:
         return result  # no ERP configured: nothing to post to, leave the movements for when one is
     rows = (
-        await session.execute(
-            select(MovementRow).where(MovementRow.id > last_id).order_by(MovementRow.id).limit(config.batch_size)
+        (
+            await session.execute(
+                select(MovementRow).where(MovementRow.id > last_id).order_by(MovementRow.id).limit(config.batch_size)
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     take = _contiguous(rows, last_id, now, config.gap_grace_seconds)
     result.waiting_for_gap = len(take) < len(rows)
     result.more = len(rows) == config.batch_size and not result.waiting_for_gap
     inputs = await movement_inputs(session, take)
     templates = config.templates()
-    positions = await _load_positions(session, {_cost_key(f.entity, f.sku) for m in inputs for f in facts_for(m, config)})
-    engine: Any = _StandardByKey(config.standard_costs) if config.costing == "standard" else MovingAverageCost(positions)
+    positions = await _load_positions(
+        session, {_cost_key(f.entity, f.sku) for m in inputs for f in facts_for(m, config)}
+    )
+    engine: Any = (
+        _StandardByKey(config.standard_costs) if config.costing == "standard" else MovingAverageCost(positions)
+    )
     built: list[Voucher] = []
     done = last_id
     for m in inputs:
@@ -173,7 +182,11 @@ async def movement_inputs(session: AsyncSession, rows: Sequence[MovementRow]) ->
     }
     holds = {k.rsplit("#", 1)[0] for k in keys if "#" in k}
     orders = (
-        dict((await session.execute(select(Reservation.key, Reservation.order_ref).where(Reservation.key.in_(holds)))).all())
+        dict(
+            (
+                await session.execute(select(Reservation.key, Reservation.order_ref).where(Reservation.key.in_(holds)))
+            ).all()
+        )
         if holds
         else {}
     )
@@ -346,7 +359,7 @@ async def _summarise_closed(
     ids = await _store_vouchers(session, summaries, targets, "summary", result)
     for s in summaries:
         covered = set(s.source_movement_ids)
-        part_ids = [p.id for p, v in zip(parts, members) if v.book == s.book and set(v.source_movement_ids) <= covered
+        part_ids = [p.id for p, v in zip(parts, members, strict=True) if v.book == s.book and set(v.source_movement_ids) <= covered
                     and dict(v.meta).get("template") == dict(s.meta).get("template")]  # fmt: skip
         await session.execute(
             update(VoucherPart).where(VoucherPart.id.in_(part_ids), VoucherPart.summary_voucher_id.is_(None))

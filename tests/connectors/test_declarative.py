@@ -157,7 +157,8 @@ async def test_a_second_yaml_channel_reads_writes_polls_and_verifies(tmp_path: P
     ("patch", "key", "words"),
     [
         (("method: POST", "method: FETCH"), "endpoints.write_stock.method", "must be one of"),
-        (("records: \"$.result.levels[*]\"", "recods: \"$.x\""), "endpoints.read_stock.recods", "unknown key"),
+        (("quantity: \"$.result.qty\"", "quantiy: \"$.result.qty\""), "endpoints.write_stock.quantiy",
+         "unknown key"),
         (("#/definitions/hmac_concat\", param: sign", "#/definitions/nope\", param: sign"), "auth.signature.$ref",
          "no definition 'nope'"),
         (("key: \"$.id\"", "key: \"$.[\""), "streams.changes.key", "invalid jsonpath"),

@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from datetime import UTC, datetime
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -55,7 +55,8 @@ class TestMeituanAcceptance(ConnectorAcceptanceSuite):
             name="meituan-kit", platform="meituan", base_url=base_url,
             credentials={"app_id": APP_ID, "app_secret": SECRET},
             settings={"app_poi_code": "MT-POI-1", "push_url": push_url(base_url)},
-            listings={sku: {"app_food_code": row["app_food_code"], "sku_id": row["sku_id"]} for sku, row in stock.items()},
+            listings={sku: {"app_food_code": row["app_food_code"], "sku_id": row["sku_id"]}
+                      for sku, row in stock.items()},
         )
 
     def resign(self, headers: Mapping[str, str], body: bytes, config: InstanceConfig) -> dict[str, str]:
@@ -172,5 +173,6 @@ def test_signature_vector_matches_an_independent_computation() -> None:
     assert meituan_sig(URL, params.items(), "s3cret") == expected
     recipe = MeituanConnector.spec.auth.recipe  # type: ignore[union-attr]
     assert isinstance(recipe, SignatureRecipe)
-    assert recipe.sign("s3cret", url=URL, params=list(params.items()) + [("sig", "x")], signature_param="sig") == expected
+    signed = recipe.sign("s3cret", url=URL, params=[*params.items(), ("sig", "x")], signature_param="sig")
+    assert signed == expected
     assert expected == expected.lower() and len(expected) == 32

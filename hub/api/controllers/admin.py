@@ -16,7 +16,7 @@ from hub.api.deps import provide_hub, provide_uow
 from hub.bootstrap import Hub
 from hub.domain.errors import InvalidRequest, NotFound
 from hub.security import Role, audit, current_principal, encrypt, requires
-from hub.security import audit as audit_mod
+from hub.security.audit import list_entries
 from hub.security import sessions as session_store
 from hub.security import tokens as token_store
 from hub.security import users as user_store
@@ -152,12 +152,12 @@ class AdminController(Controller):
     @get("/audit", summary="The audit log, newest first", guards=[requires(Role.admin)])
     async def audit_log(
         self, hub: Hub, actor: str | None = None, action: str | None = None, target: str | None = None,
-        before_id: Annotated[int | None, Parameter(query="before_id", gt=0)] = None,
+        before_id: Annotated[int | None, Parameter(query="before_id", gt=0, le=2**63 - 1)] = None,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
     ) -> dict[str, Any]:  # fmt: skip
         async with hub.sessionmaker() as session:
-            entries = await audit_mod.list_entries(session, actor=actor, action=action, target=target,
-                                                   before_id=before_id, limit=limit)  # fmt: skip
+            entries = await list_entries(session, actor=actor, action=action, target=target,
+                                         before_id=before_id, limit=limit)  # fmt: skip
         next_before = entries[-1]["id"] if len(entries) == limit else None
         return {"entries": entries, "next_before_id": next_before}
 

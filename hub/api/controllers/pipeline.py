@@ -156,8 +156,7 @@ class PipelineController(Controller):
         points = cube.query([obs_store.to_observation(r) for r in rows], grain=grain, sku=sku, start=start, end=end)  # type: ignore[arg-type]
         return {"sku": sku, "grain": grain, "points": [
             {"source": p.cell.source, "location": p.cell.location, "stock_type": p.cell.stock_type,
-             "bucket": p.bucket.isoformat(), "quantity": p.observation.quantity,
-             "observed_at": p.observation.observed_at.isoformat()} for p in points]}  # fmt: skip
+             "bucket": p.bucket.isoformat(), "quantity": p.value} for p in points]}  # fmt: skip
 
     @get("/views/{name:str}", summary="A view's value for a sku, with the inputs it read")
     async def view(self, name: str, sku: str, hub: Hub) -> dict[str, Any]:

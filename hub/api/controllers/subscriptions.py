@@ -22,6 +22,7 @@ from hub.security import Role, audit, current_principal, requires
 from hub.services.uow import UnitOfWork
 from hub.storage.models_outbound import DeliveryAttempt, WebhookDelivery, WebhookSubscription
 
+MAX_ID = 2**63 - 1
 Url = Annotated[str, Meta(min_length=1, max_length=2000)]
 Names = Annotated[list[Annotated[str, Meta(min_length=1, max_length=128)]], Meta(max_length=1000)]
 
@@ -56,7 +57,7 @@ class RotateIn(msgspec.Struct, forbid_unknown_fields=True):
 class ReplayRangeIn(msgspec.Struct, forbid_unknown_fields=True):
     start: datetime = msgspec.field(name="from")
     end: datetime = msgspec.field(name="to")
-    subscription_id: int | None = None
+    subscription_id: Annotated[int, Meta(ge=1, le=2**63 - 1)] | None = None
     states: Annotated[list[Annotated[str, Meta(pattern="^(dead|delivered|pending)$")]], Meta(min_length=1)] = msgspec.field(default_factory=lambda: ["dead"])
 
 
@@ -142,7 +143,8 @@ class SubscriptionsController(Controller):
          guards=[requires(Role.viewer)])  # fmt: skip
     async def list_deliveries(
         self, hub: Hub, state_: Annotated[str | None, Parameter(query="state", pattern="^(pending|delivered|dead)$")] = None,
-        subscription_id: int | None = None, before_id: Annotated[int | None, Parameter(gt=0)] = None,
+        subscription_id: Annotated[int | None, Parameter(ge=1, le=MAX_ID)] = None,
+        before_id: Annotated[int | None, Parameter(gt=0, le=MAX_ID)] = None,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
     ) -> dict[str, Any]:  # fmt: skip
         stmt = select(WebhookDelivery)

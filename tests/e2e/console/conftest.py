@@ -112,8 +112,8 @@ def fixture_payload(name: str) -> dict[str, Any]:
 
 
 def post_raw(api: httpx.Client, source: str, topic: str, payload: Any, event_id: str) -> int:
-    r = api.post(f"/api/v1/sources/{source}/events", content=json.dumps(payload, ensure_ascii=False),
-                 headers={"x-zhongshu-topic": topic, "x-zhongshu-event-id": event_id, "content-type": "application/json"})  # fmt: skip
+    headers = {"x-zhongshu-topic": topic, "x-zhongshu-event-id": event_id, "content-type": "application/json"}
+    r = api.post(f"/api/v1/sources/{source}/events", content=json.dumps(payload, ensure_ascii=False), headers=headers)
     assert r.status_code == 202, r.text
     return int(r.json()["raw_event_id"])
 

@@ -149,7 +149,10 @@ async def test_arq_delivers_jobs_and_a_redis_flush_loses_none(pg_settings: Setti
         async with UnitOfWork(hub.sessionmaker, hub.queue) as uow:
             ids = [await uow.enqueue("test.record", f"k:{t}", {"tag": t}) for t in tags]
             await uow.commit()
-        assert await redis.zcard(QUEUE_NAME) >= 3
+        async def queued() -> bool:  # delivered to Redis right after the commit
+            return await redis.zcard(QUEUE_NAME) >= 3
+
+        await wait_for(queued)
         await redis.flushdb()  # Redis loses every queued job before any worker ran
         async with arq_worker(settings):
             await wait_for(lambda: _states_are(hub, dict.fromkeys(ids, "done")))

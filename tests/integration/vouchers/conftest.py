@@ -115,34 +115,81 @@ class Erps:
     yonyou: str | None
 
 
-async def connect_erps(hub: Hub, *, kingdee: str | None = None, yonyou: str | None = None,
-                       kd_settings: dict[str, Any] | None = None, yy_settings: dict[str, Any] | None = None) -> Erps:
+async def connect_erps(
+    hub: Hub,
+    *,
+    kingdee: str | None = None,
+    yonyou: str | None = None,
+    kd_settings: dict[str, Any] | None = None,
+    yy_settings: dict[str, Any] | None = None,
+) -> Erps:
     """Disable every earlier ERP source and add fresh ones pointed at this test's sandboxes."""
     tag = uuid.uuid4().hex[:8]
     names = Erps(f"kingdee_{tag}" if kingdee else None, f"yonyou_{tag}" if yonyou else None)
     async with hub.sessionmaker() as session, session.begin():
         await session.execute(update(Source).where(Source.platform.in_(["kingdee", "yonyou"])).values(enabled=False))
         if kingdee:
-            session.add(Source(
-                name=names.kingdee, platform="kingdee", base_url=f"{kingdee}/k3cloud/", enabled=True,
-                credentials=json.dumps({"password": "888888"}).encode(),
-                settings={"auth": "password", "acct_id": KD_ACCT, "username": "administrator", "books": {"E1": "001"},
-                          "timeout": 0.4, "retry_attempts": 2, "retry_initial": 0.01, "retry_maximum": 0.02,
-                          **(kd_settings or {})},
-                listings={}, created_at=utcnow()))
+            session.add(
+                Source(
+                    name=names.kingdee,
+                    platform="kingdee",
+                    base_url=f"{kingdee}/k3cloud/",
+                    enabled=True,
+                    credentials=json.dumps({"password": "888888"}).encode(),
+                    settings={
+                        "auth": "password",
+                        "acct_id": KD_ACCT,
+                        "username": "administrator",
+                        "books": {"E1": "001"},
+                        "timeout": 0.4,
+                        "retry_attempts": 2,
+                        "retry_initial": 0.01,
+                        "retry_maximum": 0.02,
+                        **(kd_settings or {}),
+                    },
+                    listings={},
+                    created_at=utcnow(),
+                )
+            )
         if yonyou:
-            session.add(Source(
-                name=names.yonyou, platform="yonyou", base_url=yonyou, enabled=True,
-                settings={"accbooks": {"E1": "ZS01"}, "maker_mobile": "13800000000", "timeout": 0.4,
-                          "rate_limit_per_second": 1000, "rate_limit_burst": 1000, "retry_attempts": 2,
-                          "retry_initial": 0.01, "retry_maximum": 0.02,
-                          "credentials": {"app_key": YY_KEY, "app_secret": YY_SECRET}, **(yy_settings or {})},
-                listings={}, created_at=utcnow()))
+            session.add(
+                Source(
+                    name=names.yonyou,
+                    platform="yonyou",
+                    base_url=yonyou,
+                    enabled=True,
+                    settings={
+                        "accbooks": {"E1": "ZS01"},
+                        "maker_mobile": "13800000000",
+                        "timeout": 0.4,
+                        "rate_limit_per_second": 1000,
+                        "rate_limit_burst": 1000,
+                        "retry_attempts": 2,
+                        "retry_initial": 0.01,
+                        "retry_maximum": 0.02,
+                        "credentials": {"app_key": YY_KEY, "app_secret": YY_SECRET},
+                        **(yy_settings or {}),
+                    },
+                    listings={},
+                    created_at=utcnow(),
+                )
+            )
     return names
 
 
-async def move(hub: Hub, key: str, kind: str, sku: str, qty: int, frm: str, to: str, *,
-               unit_cost: str | None = None, refs: dict[str, str] | None = None, shop: str | None = None) -> int:
+async def move(
+    hub: Hub,
+    key: str,
+    kind: str,
+    sku: str,
+    qty: int,
+    frm: str,
+    to: str,
+    *,
+    unit_cost: str | None = None,
+    refs: dict[str, str] | None = None,
+    shop: str | None = None,
+) -> int:
     """Record finance info (if any) and apply one ledger movement; returns its id."""
     async with hub.sessionmaker() as session, session.begin():
         if unit_cost is not None or refs or shop:
@@ -164,7 +211,11 @@ async def settle(hub: Hub, *, now: datetime | None = None, after: int | None = N
     await run_scan(hub.ctx, now=now)
     await hub.queue.drain(timeout=30)
     async with hub.sessionmaker() as session:
-        return list((await session.execute(select(VoucherRow.id).where(VoucherRow.id > since).order_by(VoucherRow.id))).scalars())
+        return list(
+            (
+                await session.execute(select(VoucherRow.id).where(VoucherRow.id > since).order_by(VoucherRow.id))
+            ).scalars()
+        )
 
 
 def period_now() -> str:

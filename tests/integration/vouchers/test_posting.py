@@ -6,13 +6,20 @@ import uuid
 from decimal import Decimal as D
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from hub import lineage
 from hub.bootstrap import Hub
 from hub.storage.models import Source
 from hub.vouchers.jobs import post_posting
-from tests.integration.vouchers.conftest import newest_voucher_id, connect_erps, move, period_now, sandbox_vouchers, settle
+from tests.integration.vouchers.conftest import (
+    connect_erps,
+    move,
+    newest_voucher_id,
+    period_now,
+    sandbox_vouchers,
+    settle,
+)
 
 
 def tag() -> str:
@@ -23,13 +30,30 @@ async def stock_story(hub: Hub) -> tuple[str, list[int]]:
     """Two receipts at 10 and 13, a shipment of 3, a stock-count loss of 1, and a reservation (no voucher)."""
     t, sku = tag(), f"SKU-{tag()}"
     ids = [
-        await move(hub, f"rcv1-{t}", "receive", sku, 10, "supplier", "W1/free", unit_cost="10",
-                   refs={"entry_order_id": f"EO1-{t}"}),
-        await move(hub, f"rcv2-{t}", "receive", sku, 10, "supplier", "W1/free", unit_cost="13.00",
-                   refs={"entry_order_id": f"EO2-{t}"}),
+        await move(
+            hub,
+            f"rcv1-{t}",
+            "receive",
+            sku,
+            10,
+            "supplier",
+            "W1/free",
+            unit_cost="10",
+            refs={"entry_order_id": f"EO1-{t}"},
+        ),
+        await move(
+            hub,
+            f"rcv2-{t}",
+            "receive",
+            sku,
+            10,
+            "supplier",
+            "W1/free",
+            unit_cost="13.00",
+            refs={"entry_order_id": f"EO2-{t}"},
+        ),
         await move(hub, f"rsv-{t}", "reserve", sku, 3, "W1/free", "W1/reserved"),
-        await move(hub, f"shp-{t}", "ship", sku, 3, "W1/reserved", "customer", refs={"order_id": f"O-{t}"},
-                   shop="TM1"),
+        await move(hub, f"shp-{t}", "ship", sku, 3, "W1/reserved", "customer", refs={"order_id": f"O-{t}"}, shop="TM1"),
         await move(hub, f"cnt-{t}", "adjust", sku, 1, "W1/free", "adjustment"),
     ]
     return sku, ids
@@ -58,7 +82,7 @@ async def test_receipts_shipment_and_adjustment_post_once_to_both_erps_even_afte
     ship = shown[2]
     assert {ln["account"] for ln in ship["lines"]} == {"cost_of_sales", "inventory"}
     assert ship["movement_ids"] == [str(movement_ids[3])]
-    assert f"O-" in ship["lines"][0]["summary"] and sku in ship["lines"][0]["summary"]
+    assert "O-" in ship["lines"][0]["summary"] and sku in ship["lines"][0]["summary"]
     # the timed-out save was found by the retry's query, not saved again
     assert sum(p["already_posted"] for v in shown for p in v["postings"]) == 2
     kd, yy = sandbox_vouchers(kingdee), sandbox_vouchers(yonyou)
@@ -110,8 +134,11 @@ async def test_refusals_leave_the_erp_message_visible_and_posting_resumes_after_
         async with hub.sessionmaker() as session, session.begin():
             source = await session.get(Source, erps.kingdee)
             assert source is not None
-            await session.execute(update(Source).where(Source.name == erps.kingdee).values(
-                settings={k: v for k, v in source.settings.items() if k != "account_map"}))
+            await session.execute(
+                update(Source)
+                .where(Source.name == erps.kingdee)
+                .values(settings={k: v for k, v in source.settings.items() if k != "account_map"})
+            )
         httpx.post(f"{yonyou}/_sandbox/periods", json={"book": "ZS01", "period": period_now(), "closed": False})
         assert (await api.post(f"/api/v1/vouchers/{vid}/retry")).status_code == 202
         await hub.queue.drain(timeout=30)
@@ -131,7 +158,9 @@ async def test_an_unknown_account_is_fixed_by_adding_it_in_the_erp(hub: Hub, kin
     async with httpx.AsyncClient(base_url=voucher_api) as api:
         posting = (await api.get(f"/api/v1/vouchers/{vid}")).json()["postings"][0]
         assert posting["status"] == "failed" and "2202.09" in posting["error"]
-        httpx.post(f"{kingdee}/_sandbox/accounts", json={"number": "2202.09", "name": "暂估应付-中枢"}).raise_for_status()
+        httpx.post(
+            f"{kingdee}/_sandbox/accounts", json={"number": "2202.09", "name": "暂估应付-中枢"}
+        ).raise_for_status()
         assert (await api.post(f"/api/v1/vouchers/{vid}/retry", params={"erp": erps.kingdee})).status_code == 202
         await hub.queue.drain(timeout=30)
         assert (await api.get(f"/api/v1/vouchers/{vid}")).json()["status"] == "posted"

@@ -9,7 +9,15 @@ import httpx
 
 from hub.bootstrap import Hub
 from hub.vouchers.config import EXTRAS_KEY
-from tests.integration.vouchers.conftest import newest_voucher_id, CONFIG, connect_erps, move, period_now, sandbox_vouchers, settle
+from tests.integration.vouchers.conftest import (
+    CONFIG,
+    connect_erps,
+    move,
+    newest_voucher_id,
+    period_now,
+    sandbox_vouchers,
+    settle,
+)
 
 
 async def test_reconciliation_names_the_voucher_deleted_in_the_erp(hub: Hub, kingdee: str, voucher_api: str) -> None:
@@ -23,7 +31,7 @@ async def test_reconciliation_names_the_voucher_deleted_in_the_erp(hub: Hub, kin
         params = {"period": period_now(), "erp": erps.kingdee}
         clean = (await api.get("/api/v1/vouchers/reconciliation", params=params)).json()
         assert clean["differences"] == [] and clean["balanced"]
-        assert clean["totals"]["ledger_inventory_change"] == clean["totals"]["erp_inventory_change"] == "18.00"
+        assert clean["totals"]["posted_inventory_change"] == clean["totals"]["erp_inventory_change"] == "18.00"
 
         gone = (await api.get(f"/api/v1/vouchers/{shipment}")).json()
         posting = gone["postings"][0]
@@ -33,7 +41,11 @@ async def test_reconciliation_names_the_voucher_deleted_in_the_erp(hub: Hub, kin
     assert not report["balanced"]
     (diff,) = report["differences"]
     assert diff["kind"] == "missing_in_erp" and diff["voucher_id"] == shipment and diff["key"] == gone["key"]
-    assert gone["key"] in diff["cause"] and posting["erp_number"] in diff["cause"] and "missing in the ERP" in diff["cause"]
+    assert (
+        gone["key"] in diff["cause"]
+        and posting["erp_number"] in diff["cause"]
+        and "missing in the ERP" in diff["cause"]
+    )
     assert report["totals"]["posted_inventory_change"] == "18.00"
     assert report["totals"]["erp_inventory_change"] == "30.00"  # the ERP never saw the 12.00 shipped
     assert receipt != shipment
@@ -67,8 +79,10 @@ async def test_summary_mode_posts_one_voucher_per_day_and_template_once_the_day_
     await connect_erps(hub, kingdee=kingdee)
     mark = await newest_voucher_id(hub)
     t, sku = uuid.uuid4().hex[:8], f"SKU-{uuid.uuid4().hex[:8]}"
-    ids = [await move(hub, f"rcv{i}-{t}", "receive", sku, 2, "supplier", "W1/free", unit_cost=str(c))
-           for i, c in enumerate((5, 7))]
+    ids = [
+        await move(hub, f"rcv{i}-{t}", "receive", sku, 2, "supplier", "W1/free", unit_cost=str(c))
+        for i, c in enumerate((5, 7))
+    ]
     assert await settle(hub, after=mark) == []  # today is still open
     made = await settle(hub, after=mark, now=datetime.now(CONFIG.zone) + timedelta(days=1))
     assert len(made) == 1

@@ -1,8 +1,8 @@
-"""security outbound vouchers cursors
+"""security outbound vouchers sync cursors
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-21 23:49:35.047004
+Create Date: 2026-11-21 23:52:29.458939
 """
 
 from __future__ import annotations
@@ -71,6 +71,17 @@ def upgrade() -> None:
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('source', 'stream', name=op.f('pk_cursors'))
     )
+    op.create_table('listing_state',
+    sa.Column('source', sa.String(length=100), nullable=False),
+    sa.Column('sku', sa.String(length=128), nullable=False),
+    sa.Column('expected', sa.BigInteger(), nullable=True),
+    sa.Column('last_target', sa.BigInteger(), nullable=True),
+    sa.Column('last_push_id', sa.BigInteger(), nullable=True),
+    sa.Column('pushed_at', hub.storage.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('drift', sa.BigInteger(), nullable=True),
+    sa.Column('reconciled_at', hub.storage.models.UTCDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('source', 'sku', name=op.f('pk_listing_state'))
+    )
     op.create_table('outbound_events',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('uid', sa.String(length=40), nullable=False),
@@ -84,6 +95,30 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('outbound_events', schema=None) as batch_op:
         batch_op.create_index('ix_outbound_events_type_id', ['type', 'id'], unique=False)
+
+    op.create_table('pushes',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('source', sa.String(length=100), nullable=False),
+    sa.Column('sku', sa.String(length=128), nullable=False),
+    sa.Column('target', sa.BigInteger(), nullable=False),
+    sa.Column('mode', sa.String(length=20), nullable=False),
+    sa.Column('sent', sa.BigInteger(), nullable=False),
+    sa.Column('expected_before', sa.BigInteger(), nullable=True),
+    sa.Column('platform_after', sa.BigInteger(), nullable=True),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('response', sa.Text(), nullable=False),
+    sa.Column('explanation', sa.Text(), nullable=False),
+    sa.Column('caused_by', sa.String(length=250), nullable=False),
+    sa.Column('changed_at', hub.storage.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('started_at', hub.storage.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', hub.storage.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('latency_ms', sa.Float(), nullable=True),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_pushes'))
+    )
+    with op.batch_alter_table('pushes', schema=None) as batch_op:
+        batch_op.create_index('ix_pushes_source_sku', ['source', 'sku', 'id'], unique=False)
+        batch_op.create_index('ix_pushes_status', ['status', 'id'], unique=False)
 
     op.create_table('users',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -287,10 +322,16 @@ def downgrade() -> None:
     op.drop_table('voucher_cursor')
     op.drop_table('voucher_costing')
     op.drop_table('users')
+    with op.batch_alter_table('pushes', schema=None) as batch_op:
+        batch_op.drop_index('ix_pushes_status')
+        batch_op.drop_index('ix_pushes_source_sku')
+
+    op.drop_table('pushes')
     with op.batch_alter_table('outbound_events', schema=None) as batch_op:
         batch_op.drop_index('ix_outbound_events_type_id')
 
     op.drop_table('outbound_events')
+    op.drop_table('listing_state')
     op.drop_table('cursors')
     with op.batch_alter_table('console_sessions', schema=None) as batch_op:
         batch_op.drop_index('ix_console_sessions_expires')

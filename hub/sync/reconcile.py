@@ -1,0 +1,62 @@
+"""Reconciliation: read what every channel shows, compare it with what it should show, report the drift,
+and correct it (a figure changed behind the hub's back is pushed back to the rule's value)."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+
+from connectors.base import Capability, ConnectorError
+from hub.channels import connector_of
+from hub.jobs.registry import JobContext, job
+from hub.jobs.scheduler import every
+from hub.metrics import DRIFT
+from hub.storage.models import Source, utcnow
+from hub.storage.models_sync import ListingState
+from hub.sync.engine import enqueue_pushes
+
+log = logging.getLogger("zhongshu.sync")
+
+
+@job("sync.reconcile")
+async def reconcile(ctx: JobContext) -> None:
+    async with ctx.sessionmaker() as session:
+        sources = (await session.execute(select(Source).where(Source.enabled.is_(True)))).scalars().all()
+    for source in sources:
+        if source.listings:
+            await reconcile_source(ctx, source)
+
+
+async def reconcile_source(ctx: JobContext, source: Source) -> dict[str, int]:
+    """Drift per sku (platform figure minus expected) for one source; corrections are enqueued."""
+    connector = connector_of(ctx.settings, source)
+    if not connector.supports(Capability.READ_STOCK):
+        return {}
+    skus = sorted(source.listings or {})
+    try:
+        platform = await connector.read_stock(skus)
+    except ConnectorError as exc:
+        log.warning("reconcile %s: cannot read stock: %s", source.name, exc)
+        return {}
+    drift: dict[str, int] = {}
+    async with ctx.sessionmaker() as session, session.begin():
+        for sku in skus:
+            state = await session.get(ListingState, (source.name, sku))
+            if state is None or state.expected is None or sku not in platform:
+                continue
+            diff = int(platform[sku]) - state.expected
+            state.drift, state.reconciled_at = diff, utcnow()
+            if diff:
+                drift[sku] = diff
+                state.expected = int(platform[sku])  # what the platform really holds now
+                await enqueue_pushes_for(session, source.name, sku)
+    DRIFT.labels(source=source.name).set(len(drift))
+    return drift
+
+
+async def enqueue_pushes_for(session, source: str, sku: str) -> None:  # type: ignore[no-untyped-def]
+    await enqueue_pushes(session, sku, cause=f"reconcile:{source}:{sku}", force=True)
+
+
+every("sync.reconcile", "reconcile_interval_seconds")
