@@ -40,16 +40,19 @@ async def enqueue(
               "run_at": run_at, "attempts": 0, "created_at": utcnow()}  # fmt: skip
     stmt = insert(session, Job).values(values)
     stmt = stmt.on_conflict_do_nothing(index_elements=["job_key"], index_where=text("state = 'pending'"))
-    row = (await session.execute(stmt.returning(Job.id))).first()
-    if row is not None:
-        return _deliver_after_commit(session, int(row[0]))
-    pending = (
-        await session.execute(select(Job).where(Job.job_key == key, Job.state == "pending").with_for_update())
-    ).scalar_one()
-    if run_at < pending.run_at or priority < pending.priority:
-        pending.run_at = min(run_at, pending.run_at)
-        pending.priority = min(priority, pending.priority)
-    return _deliver_after_commit(session, pending.id)
+    while True:  # the pending twin may be claimed by a worker between our insert and our select: insert again
+        row = (await session.execute(stmt.returning(Job.id))).first()
+        if row is not None:
+            return _deliver_after_commit(session, int(row[0]))
+        pending = (
+            await session.execute(select(Job).where(Job.job_key == key, Job.state == "pending").with_for_update())
+        ).scalar_one_or_none()
+        if pending is None:
+            continue
+        if run_at < pending.run_at or priority < pending.priority:
+            pending.run_at = min(run_at, pending.run_at)
+            pending.priority = min(priority, pending.priority)
+        return _deliver_after_commit(session, pending.id)
 
 
 KICKS = "zhongshu_kicks"

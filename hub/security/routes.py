@@ -36,6 +36,7 @@ ROUTE_ROLES: dict[tuple[str, str], tuple[Role | str, str | None]] = {
     # pipeline
     ("GET", "/api/v1/sources"): (Role.viewer, None),
     ("POST", "/api/v1/sources"): (Role.admin, None),
+    ("PATCH", "/api/v1/sources/{name:str}"): (Role.admin, None),
     ("POST", "/api/v1/sources/{source:str}/events"): (Role.operator, "users"),
     ("GET", "/api/v1/raw-events/{raw_id:int}"): (Role.viewer, None),
     ("POST", "/api/v1/observations"): (Role.operator, None),

@@ -39,7 +39,7 @@ class UserPatch(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class TokenIn(msgspec.Struct, forbid_unknown_fields=True):
-    name: Annotated[str, Meta(min_length=1, max_length=100)]
+    name: Annotated[str, Meta(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f]+$")]
     role: RoleName
     expires_in_days: Annotated[float, Meta(gt=0, le=3650)] | None = 90
     """Days until the token stops working; null for no expiry."""

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, get, patch, post
 from litestar.datastructures import UploadFile
 from litestar.di import Provide
 from litestar.enums import RequestEncodingType
@@ -54,6 +54,17 @@ class SourceIn(msgspec.Struct, forbid_unknown_fields=True):
     tolerance_units: Annotated[int, Meta(ge=0)] | None = None
     tolerance_percent: Annotated[int, Meta(ge=0, le=100)] | None = None
     default_location: str = ""
+    base_url: Annotated[str, Meta(max_length=500)] = ""
+    settings: dict[str, Any] = {}
+    listings: dict[str, dict[str, Any]] = {}
+
+
+class SourcePatch(msgspec.Struct, forbid_unknown_fields=True):
+    enabled: bool | None = None
+    trust: Annotated[int, Meta(ge=0, le=100)] | None = None
+    default_location: str | None = None
+    base_url: Annotated[str, Meta(max_length=500)] | None = None
+    settings: dict[str, Any] | None = None
 
 
 class ResolveIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -63,7 +74,8 @@ class ResolveIn(msgspec.Struct, forbid_unknown_fields=True):
 def source_dict(s: Source) -> dict[str, Any]:
     return {"name": s.name, "platform": s.platform, "trust": s.trust, "tolerance_units": s.tolerance_units,
             "tolerance_percent": s.tolerance_percent, "enabled": s.enabled, "default_location": s.default_location,
-            "base_url": s.base_url, "has_credentials": s.credentials is not None,
+            "base_url": s.base_url, "has_credentials": s.credentials is not None, "settings": s.settings,
+            "listings": s.listings,
             "created_at": s.created_at.isoformat()}  # fmt: skip
 
 
@@ -186,8 +198,21 @@ class PipelineController(Controller):
     async def add_source(self, data: SourceIn, uow: UnitOfWork) -> dict[str, Any]:
         if await uow.session.get(Source, data.name) is not None:
             raise InvalidRequest(f"source {data.name!r} exists already", field="name")
+        if data.base_url and not data.base_url.startswith(("http://", "https://")):
+            raise InvalidRequest("base_url must be an http(s) URL", field="base_url")
         row = Source(**msgspec.to_builtins(data))
         uow.session.add(row)
+        await uow.commit()
+        return source_dict(row)
+
+    @patch("/sources/{name:str}", summary="Change a source instance (enable/disable, trust, settings)")
+    async def patch_source(self, name: str, data: SourcePatch, uow: UnitOfWork) -> dict[str, Any]:
+        row = await uow.session.get(Source, name)
+        if row is None:
+            raise NotFound(f"no source {name!r}")
+        for field, value in msgspec.structs.asdict(data).items():
+            if value is not None:
+                setattr(row, field, value)
         await uow.commit()
         return source_dict(row)
 

@@ -23,8 +23,9 @@ from hub.services.uow import UnitOfWork
 from hub.storage.models_outbound import DeliveryAttempt, WebhookDelivery, WebhookSubscription
 
 MAX_ID = 2**63 - 1
-Url = Annotated[str, Meta(min_length=1, max_length=2000)]
-Names = Annotated[list[Annotated[str, Meta(min_length=1, max_length=128)]], Meta(max_length=1000)]
+Url = Annotated[str, Meta(min_length=1, max_length=2000, pattern=r"^[^\x00-\x20]*$")]
+NO_NUL = r"^[^\x00]*$"
+Names = Annotated[list[Annotated[str, Meta(min_length=1, max_length=128, pattern=NO_NUL)]], Meta(max_length=1000)]
 
 
 class FiltersIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -36,7 +37,7 @@ class SubscriptionIn(msgspec.Struct, forbid_unknown_fields=True):
     url: Url
     event_types: Annotated[list[Annotated[str, Meta(min_length=1, max_length=100)]], Meta(min_length=1, max_length=100)]
     filters: FiltersIn | None = None
-    description: Annotated[str, Meta(max_length=500)] = ""
+    description: Annotated[str, Meta(max_length=500, pattern=NO_NUL)] = ""
     secret: Annotated[str, Meta(max_length=200)] | None = None
     """Optional ``whsec_…`` of your own; by default one is generated and returned once."""
 
@@ -45,7 +46,7 @@ class SubscriptionPatch(msgspec.Struct, forbid_unknown_fields=True):
     url: Url | None = None
     event_types: Annotated[list[Annotated[str, Meta(min_length=1, max_length=100)]], Meta(min_length=1, max_length=100)] | None = None
     filters: FiltersIn | None = None
-    description: Annotated[str, Meta(max_length=500)] | None = None
+    description: Annotated[str, Meta(max_length=500, pattern=NO_NUL)] | None = None
     enabled: bool | None = None
 
 

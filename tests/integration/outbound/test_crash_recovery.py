@@ -95,3 +95,27 @@ def _uid(seen) -> str:  # type: ignore[no-untyped-def]
     import json
 
     return json.loads(seen.body)["id"]
+
+
+async def test_subscription_failing_too_long_is_disabled_and_operators_told(tmp_path: Path, receiver) -> None:
+    settings = (await _scratch(tmp_path)).model_copy(update={"webhook_disable_after_seconds": 0.01})
+    engine = make_engine(settings)
+    sm = make_sessionmaker(engine)
+    bad, ops = unique_path(), unique_path()
+    async with sm() as session, session.begin():
+        bad_row, _ = await subs.create(session, settings, url=receiver.endpoint(bad), event_types=["stock.changed"])
+        _, ops_secret = await subs.create(session, settings, url=receiver.endpoint(ops),
+                                          event_types=["subscription.disabled"])  # fmt: skip
+    receiver.endpoints[bad].default = 503
+    receiver.endpoints[ops].secrets = [ops_secret]
+    await emit_events(sm, "stock.changed", [{"n": 1}, {"n": 2}])
+
+    with HubServer(settings):
+        await wait_for(lambda: receiver.at(ops), "subscription.disabled event")
+    async with sm() as session:
+        row = await session.get(type(bad_row), bad_row.id)
+        states = sorted(d.state for d in await _deliveries(sm) if d.subscription_id == bad_row.id)
+    assert row.enabled is False and "failed since" in row.disabled_reason
+    assert states == ["dead", "dead"]  # the failing one and the one still waiting behind it
+    assert receiver.at(ops)[0].verified
+    await engine.dispose()

@@ -56,7 +56,7 @@ def test_no_operation_answers_5xx(st_server: HubServer) -> None:
             continue
         operations += 1
 
-        @settings(max_examples=10, deadline=None, database=None, derandomize=False,
+        @settings(max_examples=10, deadline=None, database=None, derandomize=True,
                   suppress_health_check=list(HealthCheck))
         @given(case=operation.as_strategy())
         def check(case) -> None:  # type: ignore[no-untyped-def]
