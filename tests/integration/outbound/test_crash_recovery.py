@@ -112,6 +112,7 @@ async def test_subscription_failing_too_long_is_disabled_and_operators_told(tmp_
 
     with HubServer(settings):
         await wait_for(lambda: receiver.at(ops), "subscription.disabled event")
+        await wait_for(lambda: _none_pending(sm), "every delivery settled")  # stop only once the runner is idle
     async with sm() as session:
         row = await session.get(type(bad_row), bad_row.id)
         states = sorted(d.state for d in await _deliveries(sm) if d.subscription_id == bad_row.id)
@@ -119,3 +120,8 @@ async def test_subscription_failing_too_long_is_disabled_and_operators_told(tmp_
     assert states == ["dead", "dead"]  # the failing one and the one still waiting behind it
     assert receiver.at(ops)[0].verified
     await engine.dispose()
+
+
+async def _none_pending(sm) -> bool:  # type: ignore[no-untyped-def]
+    rows = await _deliveries(sm)
+    return bool(rows) and all(d.state != "pending" for d in rows)

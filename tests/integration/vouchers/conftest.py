@@ -29,9 +29,8 @@ from hub.bootstrap import Hub, build_hub
 from hub.domain.ledger import make_movement
 from hub.services import ledger
 from hub.settings import Settings
-from hub.storage.engine import make_engine
 from hub.storage.migrate import upgrade
-from hub.storage.models import Base, Source, utcnow
+from hub.storage.models import Source, utcnow
 from hub.storage.models_vouchers import VoucherRow
 from hub.vouchers import jobs as voucher_jobs  # noqa: F401  (registers vouchers.scan / vouchers.post)
 from hub.vouchers.config import EXTRAS_KEY, VoucherConfig
@@ -47,23 +46,11 @@ CONFIG = VoucherConfig(default_entity="E1", gap_grace_seconds=0.0, retry_base_se
 assert PG_ADMIN
 
 
-async def _create_tables(settings: Settings) -> None:
-    # Until the lead's Alembic migration for the voucher tables exists (and any other helper tables
-    # not migrated yet), create what is missing; idempotent (checkfirst).
-    engine = make_engine(settings)
-    try:
-        async with engine.begin() as conn:
-            await conn.run_sync(lambda c: Base.metadata.create_all(c, checkfirst=True))
-    finally:
-        await engine.dispose()
-
-
 @pytest.fixture(scope="session")
 def voucher_settings() -> Iterator[Settings]:
     asyncio.run(_recreate_pg_database(DB))
     settings = Settings(database_url=pg_url(DB), redis_url=None, reservation_sweep_seconds=5.0)
     asyncio.run(upgrade(settings))
-    asyncio.run(_create_tables(settings))
     yield settings
     asyncio.run(_drop_pg_database(DB))
 
