@@ -12,7 +12,7 @@ import asyncio
 import getpass
 import json
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -142,8 +142,15 @@ def users_update(
         before = user_dict(row)
         await update_user(uow.session, row, role=role, password=new_password, disabled=disable)
         await end_user_sessions(uow.session, row.id)
-        await audit(uow.session, cli_principal(), "user.update", f"user:{row.id}", before, user_dict(row),
-                    detail="password changed" if new_password else "")  # fmt: skip
+        await audit(
+            uow.session,
+            cli_principal(),
+            "user.update",
+            f"user:{row.id}",
+            before,
+            user_dict(row),
+            detail="password changed" if new_password else "",
+        )
         return user_dict(row)
 
     _print(_run(go))
@@ -160,7 +167,9 @@ def users_ensure_admin() -> None:
 
     password = _run(go)
     if password:
-        err.print(f"created user [bold]admin[/bold] with password [bold]{password}[/bold] (also in var/admin-password.txt)")
+        err.print(
+            f"created user [bold]admin[/bold] with password [bold]{password}[/bold] (also in var/admin-password.txt)"
+        )
     else:
         err.print("an admin exists (or ZHONGSHU_ADMIN_PASSWORD was used); nothing generated")
 
@@ -234,7 +243,9 @@ async def reseal_all(uow: Any, settings: Settings) -> dict[str, int]:
     from hub.storage.models_outbound import WebhookSubscription
 
     counts = {"source_credentials": 0, "subscription_secrets": 0}
-    for src in (await uow.session.execute(select(Source).where(Source.credentials.is_not(None)).with_for_update())).scalars():
+    for src in (
+        await uow.session.execute(select(Source).where(Source.credentials.is_not(None)).with_for_update())
+    ).scalars():
         new = reseal(settings, src.credentials)
         if new is not None:
             src.credentials, counts["source_credentials"] = new, counts["source_credentials"] + 1
@@ -264,8 +275,14 @@ def secrets_rotate_key() -> None:
         from hub.security.secrets import keyring
 
         counts = await reseal_all(uow, s)
-        await audit(uow.session, cli_principal(), "secrets.rotate_key", "secrets", None,
-                    {**counts, "key_id": keyring(s).current_id})  # fmt: skip
+        await audit(
+            uow.session,
+            cli_principal(),
+            "secrets.rotate_key",
+            "secrets",
+            None,
+            {**counts, "key_id": keyring(s).current_id},
+        )
         return {**counts, "key_id": keyring(s).current_id}
 
     _print(_run(go))
@@ -288,8 +305,16 @@ def subscriptions_create(
         from hub.outbound import subscriptions as subs
         from hub.security.audit import audit
 
-        row, secret = await subs.create(uow.session, settings, url=url, event_types=event, skus=sku or [],
-                                        shops=shop or [], description=description, created_by="cli")  # fmt: skip
+        row, secret = await subs.create(
+            uow.session,
+            settings,
+            url=url,
+            event_types=event,
+            skus=sku or [],
+            shops=shop or [],
+            description=description,
+            created_by="cli",
+        )
         info = subs.subscription_dict(row, settings)
         await audit(uow.session, cli_principal(), "subscription.create", f"subscription:{row.id}", None, info)
         return info, secret
@@ -322,8 +347,9 @@ def subscriptions_rotate(
         from hub.security.audit import audit
 
         row = await subs.get(uow.session, subscription_id, lock=True)
-        secret = await subs.rotate_secret(uow.session, settings, row,
-                                          overlap_seconds=overlap_hours * 3600 if overlap_hours is not None else None)  # fmt: skip
+        secret = await subs.rotate_secret(
+            uow.session, settings, row, overlap_seconds=overlap_hours * 3600 if overlap_hours is not None else None
+        )
         await audit(uow.session, cli_principal(), "subscription.rotate_secret", f"subscription:{row.id}")
         return secret
 
@@ -386,7 +412,6 @@ def deliveries_replay(
     subscription: Annotated[int | None, typer.Option(help="Only this subscription.")] = None,
 ) -> None:
     """Send a delivery again (same webhook-id), or every dead letter created in [--from, --to)."""
-    from datetime import timezone
 
     if (delivery_id is None) == (start is None or end is None):
         err.print("[red]error:[/red] give a delivery id, or both --from and --to")
@@ -401,10 +426,20 @@ def deliveries_replay(
             await audit(uow.session, cli_principal(), "delivery.replay", f"delivery:{delivery_id}")
             return replay.delivery_dict(d)
         assert start is not None and end is not None
-        ids = await replay.replay_range(uow, start.replace(tzinfo=start.tzinfo or timezone.utc),
-                                        end.replace(tzinfo=end.tzinfo or timezone.utc), subscription_id=subscription)  # fmt: skip
-        await audit(uow.session, cli_principal(), "delivery.replay_range", "deliveries", None,
-                    {"from": start.isoformat(), "to": end.isoformat(), "replayed": len(ids)})  # fmt: skip
+        ids = await replay.replay_range(
+            uow,
+            start.replace(tzinfo=start.tzinfo or UTC),
+            end.replace(tzinfo=end.tzinfo or UTC),
+            subscription_id=subscription,
+        )
+        await audit(
+            uow.session,
+            cli_principal(),
+            "delivery.replay_range",
+            "deliveries",
+            None,
+            {"from": start.isoformat(), "to": end.isoformat(), "replayed": len(ids)},
+        )
         return {"replayed": ids}
 
     _print(_run(go))

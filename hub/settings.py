@@ -79,8 +79,8 @@ class Settings(BaseSettings):
     """Earlier keys, still accepted for decryption until ``zhongshu secrets rotate-key`` re-encrypts everything."""
     session_ttl_seconds: float = Field(default=12 * 3600, gt=0)
     """Console log-in sessions expire this long after creation."""
-    inbound_rate_per_second: float = Field(default=200.0, gt=0)
-    inbound_burst: int = Field(default=400, ge=1)
+    inbound_rate_per_second: float = Field(default=1000.0, gt=0)
+    inbound_burst: int = Field(default=2000, ge=1)
     """Per-source token bucket for ``/webhooks/*``: sustained rate and burst size; over it answers 429."""
 
     # --- outbound webhooks (hub/outbound) ---

@@ -3,7 +3,7 @@
 JD cannot push, so there is no inbound webhook to verify; what needs verifying is a *request*
 signed with JD's scheme: the app_key must be ours, the timestamp within ±10 minutes (GMT+8
 unless an offset is given), and the md5/hmac signature must match every other parameter.
-Replays inside the window are the caller's concern (see ``sandbox.gate.ReplayCache``).
+Replays inside the window are the caller's concern (see ``connectors.testing.gate.ReplayCache``).
 """
 
 from __future__ import annotations

@@ -28,7 +28,9 @@ log = logging.getLogger("zhongshu.outbound")
 
 
 def schedule_of(settings: Settings) -> RetrySchedule:
-    delays = tuple(settings.webhook_retry_delays) if settings.webhook_retry_delays is not None else DEFAULT_SCHEDULE.delays
+    delays = (
+        tuple(settings.webhook_retry_delays) if settings.webhook_retry_delays is not None else DEFAULT_SCHEDULE.delays
+    )
     return RetrySchedule(delays=delays, jitter=settings.webhook_retry_jitter)
 
 
@@ -43,15 +45,21 @@ async def deliver_job(ctx: JobContext, delivery_id: int) -> None:
         event = await session.get(OutboundEvent, delivery.event_id)
         if sub is None or event is None or not sub.enabled:
             reason = "subscription deleted" if sub is None else "subscription disabled"
-            await session.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
-                                  .values(state="dead", last_error=reason, next_attempt_at=None))  # fmt: skip
+            await session.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id == delivery_id)
+                .values(state="dead", last_error=reason, next_attempt_at=None)
+            )
             await session.commit()
             return
         now = utcnow()
         if delivery.next_attempt_at and delivery.next_attempt_at > now:
             wait = (delivery.next_attempt_at - now).total_seconds()
-            ids = [await jobs_outbox.enqueue(session, DELIVER_JOB, job_key(delivery_id), {"delivery_id": delivery_id},
-                                             delay=wait)]  # fmt: skip
+            ids = [
+                await jobs_outbox.enqueue(
+                    session, DELIVER_JOB, job_key(delivery_id), {"delivery_id": delivery_id}, delay=wait
+                )
+            ]
             await session.commit()
             await ctx.queue.kick(ids, delay=wait)
             return
@@ -65,20 +73,38 @@ async def deliver_job(ctx: JobContext, delivery_id: int) -> None:
         await ctx.queue.kick(kick[0], delay=kick[1])
 
 
-async def _record(ctx: JobContext, delivery_id: int, attempt_no: int, result: AttemptResult) -> tuple[list[int], float] | None:
+async def _record(
+    ctx: JobContext, delivery_id: int, attempt_no: int, result: AttemptResult
+) -> tuple[list[int], float] | None:
     settings = ctx.settings
     now = utcnow()
     decision = decide(attempt_no, result.status, result.retry_after, now, schedule_of(settings))
-    outcome = ("success" if decision.outcome is Outcome.SUCCESS else "refused" if result.refused
-               else "dead" if decision.next_at is None else "retry")  # fmt: skip
+    outcome = (
+        "success"
+        if decision.outcome is Outcome.SUCCESS
+        else "refused"
+        if result.refused
+        else "dead"
+        if decision.next_at is None
+        else "retry"
+    )
     async with ctx.sessionmaker() as session, session.begin():
         delivery = await session.get(WebhookDelivery, delivery_id, with_for_update=True)
         if delivery is None or delivery.state != "pending":
             return None
         sub = await session.get(WebhookSubscription, delivery.subscription_id, with_for_update=True)
-        session.add(DeliveryAttempt(delivery_id=delivery_id, attempt_no=attempt_no, at=now, status=result.status,
-                                    duration_ms=result.duration_ms, error=result.error,
-                                    response_excerpt=result.response_excerpt[:1024], outcome=outcome))  # fmt: skip
+        session.add(
+            DeliveryAttempt(
+                delivery_id=delivery_id,
+                attempt_no=attempt_no,
+                at=now,
+                status=result.status,
+                duration_ms=result.duration_ms,
+                error=result.error,
+                response_excerpt=result.response_excerpt[:1024],
+                outcome=outcome,
+            )
+        )
         delivery.attempts = attempt_no
         delivery.last_status = result.status
         delivery.last_error = result.error
@@ -90,19 +116,31 @@ async def _record(ctx: JobContext, delivery_id: int, attempt_no: int, result: At
         if sub is not None and sub.failing_since is None:
             sub.failing_since = now
         disable = decision.disable_endpoint or (
-            sub is not None and should_disable_endpoint(sub.failing_since, now, _disable_after(settings)))
+            sub is not None and should_disable_endpoint(sub.failing_since, now, _disable_after(settings))
+        )
         if decision.next_at is None or disable:
             delivery.state, delivery.next_attempt_at = "dead", None
-            delivery.last_error = f"{result.error or 'failed'}; {decision.reason}" if decision.next_at is None else (
-                f"{result.error or 'failed'}; subscription disabled")  # fmt: skip
+            delivery.last_error = (
+                f"{result.error or 'failed'}; {decision.reason}"
+                if decision.next_at is None
+                else (f"{result.error or 'failed'}; subscription disabled")
+            )
             if disable and sub is not None and sub.enabled:
-                await _disable(session, sub, delivery, now, "410 Gone" if decision.disable_endpoint else
-                               f"every delivery failed since {sub.failing_since.isoformat()}")  # fmt: skip
+                await _disable(
+                    session,
+                    sub,
+                    delivery,
+                    now,
+                    "410 Gone"
+                    if decision.disable_endpoint
+                    else f"every delivery failed since {sub.failing_since.isoformat()}",
+                )
             return None
         delivery.next_attempt_at = decision.next_at
         wait = max(0.0, (decision.next_at - now).total_seconds())
-        job_id = await jobs_outbox.enqueue(session, DELIVER_JOB, job_key(delivery_id), {"delivery_id": delivery_id},
-                                           delay=wait)  # fmt: skip
+        job_id = await jobs_outbox.enqueue(
+            session, DELIVER_JOB, job_key(delivery_id), {"delivery_id": delivery_id}, delay=wait
+        )
     return [job_id], wait
 
 
@@ -120,16 +158,33 @@ async def _disable(session, sub: WebhookSubscription, delivery: WebhookDelivery,
     # The other pending deliveries of this subscription will not be attempted; mark them so operators see why.
     await session.execute(
         update(WebhookDelivery)
-        .where(WebhookDelivery.subscription_id == sub.id, WebhookDelivery.state == "pending",
-               WebhookDelivery.id != delivery.id)
+        .where(
+            WebhookDelivery.subscription_id == sub.id,
+            WebhookDelivery.state == "pending",
+            WebhookDelivery.id != delivery.id,
+        )
         .values(state="dead", last_error="subscription disabled", next_attempt_at=None)
-    )  # fmt: skip
+    )
     from hub.security.audit import audit
 
-    await audit(session, None, "subscription.disabled", f"subscription:{sub.id}", {"enabled": True},
-                {"enabled": False, "reason": why})  # fmt: skip
-    await emit(session, "subscription.disabled", {"subscription_id": sub.id, "url": sub.url, "reason": why,
-                                                  "failing_since": sub.failing_since.isoformat() if sub.failing_since else None})
+    await audit(
+        session,
+        None,
+        "subscription.disabled",
+        f"subscription:{sub.id}",
+        {"enabled": True},
+        {"enabled": False, "reason": why},
+    )
+    await emit(
+        session,
+        "subscription.disabled",
+        {
+            "subscription_id": sub.id,
+            "url": sub.url,
+            "reason": why,
+            "failing_since": sub.failing_since.isoformat() if sub.failing_since else None,
+        },
+    )
 
 
 async def pending_without_job(session) -> list[int]:  # type: ignore[no-untyped-def]

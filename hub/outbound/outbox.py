@@ -43,26 +43,44 @@ async def _enqueue(target: Any, key: str, args: dict[str, Any]) -> int:
 
 
 async def emit(
-    session: Any, event_type: str, payload: dict[str, Any], *, sku: str | None = None, shop: str | None = None,
+    session: Any,
+    event_type: str,
+    payload: dict[str, Any],
+    *,
+    sku: str | None = None,
+    shop: str | None = None,
     parents: Iterable[str] = (),
-) -> OutboundEvent:  # fmt: skip
+) -> OutboundEvent:
     """Record an outbound event and its deliveries in the caller's transaction (an AsyncSession, or a
     UnitOfWork so the delivery jobs are kicked right after its commit). Returns the event row
     (``lineage_id`` ``outbound:<id>``)."""
     db: AsyncSession = session.session if hasattr(session, "session") and hasattr(session, "enqueue") else session
-    event = OutboundEvent(uid=uuid.uuid4().hex, type=event_type, payload=payload, sku=sku, shop=shop,
-                          created_at=utcnow())  # fmt: skip
+    event = OutboundEvent(
+        uid=uuid.uuid4().hex, type=event_type, payload=payload, sku=sku, shop=shop, created_at=utcnow()
+    )
     db.add(event)
     await db.flush()
-    await lineage.record(db, f"outbound:{event.id}", kind="outbound_event", label=event_type, parents=parents,
-                         data={"type": event_type, "sku": sku, "shop": shop})  # fmt: skip
+    await lineage.record(
+        db,
+        f"outbound:{event.id}",
+        kind="outbound_event",
+        label=event_type,
+        parents=parents,
+        data={"type": event_type, "sku": sku, "shop": shop},
+    )
     subs = (await db.execute(select(WebhookSubscription).where(WebhookSubscription.enabled.is_(True)))).scalars()
     for sub in subs:
         if not matches(sub, event_type, sku, shop):
             continue
-        delivery = WebhookDelivery(event_id=event.id, subscription_id=sub.id, webhook_id=webhook_id(event, sub.id),
-                                   state="pending", attempts=0, next_attempt_at=event.created_at,
-                                   created_at=event.created_at)  # fmt: skip
+        delivery = WebhookDelivery(
+            event_id=event.id,
+            subscription_id=sub.id,
+            webhook_id=webhook_id(event, sub.id),
+            state="pending",
+            attempts=0,
+            next_attempt_at=event.created_at,
+            created_at=event.created_at,
+        )
         db.add(delivery)
         await db.flush()
         await _enqueue(session, job_key(delivery.id), {"delivery_id": delivery.id})

@@ -43,11 +43,15 @@ async def replay_range(
     stmt = (
         select(WebhookDelivery)
         .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
-        .where(WebhookDelivery.created_at >= start, WebhookDelivery.created_at < end,
-               WebhookDelivery.state.in_(states), WebhookSubscription.enabled.is_(True))
+        .where(
+            WebhookDelivery.created_at >= start,
+            WebhookDelivery.created_at < end,
+            WebhookDelivery.state.in_(states),
+            WebhookSubscription.enabled.is_(True),
+        )
         .order_by(WebhookDelivery.id)
         .limit(MAX_RANGE_REPLAY + 1)
-    )  # fmt: skip
+    )
     if subscription_id is not None:
         stmt = stmt.where(WebhookDelivery.subscription_id == subscription_id)
     rows = (await uow.session.execute(stmt)).scalars().all()
@@ -60,13 +64,29 @@ async def replay_range(
 
 
 def delivery_dict(d: WebhookDelivery) -> dict[str, Any]:
-    return {"id": d.id, "event_id": d.event_id, "lineage_id": f"outbound:{d.event_id}", "subscription_id": d.subscription_id,
-            "webhook_id": d.webhook_id, "state": d.state, "attempts": d.attempts,
-            "next_attempt_at": d.next_attempt_at.isoformat() if d.next_attempt_at else None,
-            "last_status": d.last_status, "last_error": d.last_error, "created_at": d.created_at.isoformat(),
-            "delivered_at": d.delivered_at.isoformat() if d.delivered_at else None}  # fmt: skip
+    return {
+        "id": d.id,
+        "event_id": d.event_id,
+        "lineage_id": f"outbound:{d.event_id}",
+        "subscription_id": d.subscription_id,
+        "webhook_id": d.webhook_id,
+        "state": d.state,
+        "attempts": d.attempts,
+        "next_attempt_at": d.next_attempt_at.isoformat() if d.next_attempt_at else None,
+        "last_status": d.last_status,
+        "last_error": d.last_error,
+        "created_at": d.created_at.isoformat(),
+        "delivered_at": d.delivered_at.isoformat() if d.delivered_at else None,
+    }
 
 
 def attempt_dict(a: DeliveryAttempt) -> dict[str, Any]:
-    return {"attempt_no": a.attempt_no, "at": a.at.isoformat(), "status": a.status, "duration_ms": a.duration_ms,
-            "error": a.error, "outcome": a.outcome, "response_excerpt": a.response_excerpt}  # fmt: skip
+    return {
+        "attempt_no": a.attempt_no,
+        "at": a.at.isoformat(),
+        "status": a.status,
+        "duration_ms": a.duration_ms,
+        "error": a.error,
+        "outcome": a.outcome,
+        "response_excerpt": a.response_excerpt,
+    }

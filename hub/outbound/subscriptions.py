@@ -23,9 +23,15 @@ from webhooks.outbound.ssrf import HostUnresolvable, SSRFRefused
 from webhooks.rotation import RotatingSecret, active_secrets, rotate
 
 EVENT_TYPES = (
-    "stock.changed", "stock.low", "order.reserved", "sync.failed", "conflict.quarantined", "voucher.posted",
-    "voucher.failed", "subscription.disabled",
-)  # fmt: skip
+    "stock.changed",
+    "stock.low",
+    "order.reserved",
+    "sync.failed",
+    "conflict.quarantined",
+    "voucher.posted",
+    "voucher.failed",
+    "subscription.disabled",
+)
 """Known types (documentation); any ``a.b`` name is accepted, so new emitters need no change here."""
 EVENT_TYPE = re.compile(r"^(\*|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+(\.\*)?|[a-z][a-z0-9_]*\.\*)$")
 MAX_URL = 2000
@@ -36,8 +42,9 @@ def _check_types(types: Sequence[str]) -> list[str]:
         raise InvalidRequest("event_types must name at least one event type (or '*')", field="event_types")
     bad = [t for t in types if not isinstance(t, str) or not EVENT_TYPE.match(t)]
     if bad:
-        raise InvalidRequest(f"invalid event types {bad!r}: use names like 'stock.changed', 'stock.*' or '*'",
-                             field="event_types")  # fmt: skip
+        raise InvalidRequest(
+            f"invalid event types {bad!r}: use names like 'stock.changed', 'stock.*' or '*'", field="event_types"
+        )
     return sorted(set(types))
 
 
@@ -54,15 +61,22 @@ async def check_url(settings: Settings, url: str) -> None:
 
 
 def _seal(settings: Settings, secrets: Sequence[RotatingSecret]) -> bytes:
-    items = [{"secret": s.secret if isinstance(s.secret, str) else s.secret.decode(),
-              "valid_until": s.valid_until.isoformat() if s.valid_until else None} for s in secrets]  # fmt: skip
+    items = [
+        {
+            "secret": s.secret if isinstance(s.secret, str) else s.secret.decode(),
+            "valid_until": s.valid_until.isoformat() if s.valid_until else None,
+        }
+        for s in secrets
+    ]
     return encrypt(settings, json.dumps(items).encode())
 
 
 def unseal(settings: Settings, row: WebhookSubscription) -> list[RotatingSecret]:
     items = json.loads(decrypt(settings, row.secrets))
-    return [RotatingSecret(i["secret"], datetime.fromisoformat(i["valid_until"]) if i["valid_until"] else None)
-            for i in items]  # fmt: skip
+    return [
+        RotatingSecret(i["secret"], datetime.fromisoformat(i["valid_until"]) if i["valid_until"] else None)
+        for i in items
+    ]
 
 
 def signing_secrets(settings: Settings, row: WebhookSubscription, now: datetime | None = None) -> list[str | bytes]:
@@ -82,12 +96,18 @@ def _valid_secret(secret: str) -> str:
 def subscription_dict(row: WebhookSubscription, settings: Settings | None = None) -> dict[str, Any]:
     """Everything but the secret; with ``settings``, how many secrets are active (rotation in progress)."""
     out: dict[str, Any] = {
-        "id": row.id, "url": row.url, "description": row.description, "event_types": row.event_types,
-        "filters": {"skus": row.filter_skus, "shops": row.filter_shops}, "enabled": row.enabled,
+        "id": row.id,
+        "url": row.url,
+        "description": row.description,
+        "event_types": row.event_types,
+        "filters": {"skus": row.filter_skus, "shops": row.filter_shops},
+        "enabled": row.enabled,
         "disabled_reason": row.disabled_reason,
         "failing_since": row.failing_since.isoformat() if row.failing_since else None,
-        "created_by": row.created_by, "created_at": row.created_at.isoformat(), "updated_at": row.updated_at.isoformat(),
-    }  # fmt: skip
+        "created_by": row.created_by,
+        "created_at": row.created_at.isoformat(),
+        "updated_at": row.updated_at.isoformat(),
+    }
     if settings is not None:
         secrets = unseal(settings, row)
         now = utcnow()
@@ -98,17 +118,34 @@ def subscription_dict(row: WebhookSubscription, settings: Settings | None = None
 
 
 async def create(
-    session: AsyncSession, settings: Settings, *, url: str, event_types: Sequence[str], skus: Sequence[str] = (),
-    shops: Sequence[str] = (), description: str = "", secret: str | None = None, created_by: str = "",
-) -> tuple[WebhookSubscription, str]:  # fmt: skip
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    url: str,
+    event_types: Sequence[str],
+    skus: Sequence[str] = (),
+    shops: Sequence[str] = (),
+    description: str = "",
+    secret: str | None = None,
+    created_by: str = "",
+) -> tuple[WebhookSubscription, str]:
     """A new subscription and its signing secret (return it to the caller once; it is stored sealed)."""
     types = _check_types(event_types)
     await check_url(settings, url)
     plain = _valid_secret(secret) if secret is not None else generate_secret()
     now = utcnow()
-    row = WebhookSubscription(url=url, description=description, event_types=types, filter_skus=sorted(set(skus)),
-                              filter_shops=sorted(set(shops)), secrets=_seal(settings, [RotatingSecret(plain)]),
-                              enabled=True, created_by=created_by, created_at=now, updated_at=now)  # fmt: skip
+    row = WebhookSubscription(
+        url=url,
+        description=description,
+        event_types=types,
+        filter_skus=sorted(set(skus)),
+        filter_shops=sorted(set(shops)),
+        secrets=_seal(settings, [RotatingSecret(plain)]),
+        enabled=True,
+        created_by=created_by,
+        created_at=now,
+        updated_at=now,
+    )
     session.add(row)
     await session.flush()
     return row, plain
@@ -129,10 +166,17 @@ async def list_all(session: AsyncSession) -> list[WebhookSubscription]:
 
 
 async def update(
-    session: AsyncSession, settings: Settings, row: WebhookSubscription, *, url: str | None = None,
-    event_types: Sequence[str] | None = None, skus: Sequence[str] | None = None, shops: Sequence[str] | None = None,
-    description: str | None = None, enabled: bool | None = None,
-) -> WebhookSubscription:  # fmt: skip
+    session: AsyncSession,
+    settings: Settings,
+    row: WebhookSubscription,
+    *,
+    url: str | None = None,
+    event_types: Sequence[str] | None = None,
+    skus: Sequence[str] | None = None,
+    shops: Sequence[str] | None = None,
+    description: str | None = None,
+    enabled: bool | None = None,
+) -> WebhookSubscription:
     if url is not None and url != row.url:
         await check_url(settings, url)
         row.url = url
@@ -154,9 +198,13 @@ async def update(
 
 
 async def rotate_secret(
-    session: AsyncSession, settings: Settings, row: WebhookSubscription, *, new_secret: str | None = None,
+    session: AsyncSession,
+    settings: Settings,
+    row: WebhookSubscription,
+    *,
+    new_secret: str | None = None,
     overlap_seconds: float | None = None,
-) -> str:  # fmt: skip
+) -> str:
     """Sign with a new secret from now on; the old one keeps signing too until the overlap ends."""
     plain = _valid_secret(new_secret) if new_secret is not None else generate_secret()
     overlap = timedelta(seconds=settings.webhook_secret_overlap_seconds if overlap_seconds is None else overlap_seconds)
@@ -169,8 +217,9 @@ async def rotate_secret(
 def matches(row: WebhookSubscription, event_type: str, sku: str | None, shop: str | None) -> bool:
     if not row.enabled:
         return False
-    if not any(t == "*" or t == event_type or (t.endswith(".*") and event_type.startswith(t[:-1]))
-               for t in row.event_types):  # fmt: skip
+    if not any(
+        t == "*" or t == event_type or (t.endswith(".*") and event_type.startswith(t[:-1])) for t in row.event_types
+    ):
         return False
     if row.filter_skus and sku not in row.filter_skus:
         return False

@@ -30,8 +30,10 @@ MAX_BODY_IN_AUDIT = 8 * 1024
 def redact(value: Any) -> Any:
     """A copy with every value under a secret-looking key replaced by ``<redacted>``."""
     if isinstance(value, dict):
-        return {k: (REDACTED if SECRET_KEYS.search(str(k)) and v not in (None, "", [], {}) else redact(v))
-                for k, v in value.items()}  # fmt: skip
+        return {
+            k: (REDACTED if SECRET_KEYS.search(str(k)) and v not in (None, "", [], {}) else redact(v))
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [redact(v) for v in value]
     if isinstance(value, str) and value.startswith(("zs_", "whsec_")):
@@ -40,29 +42,58 @@ def redact(value: Any) -> Any:
 
 
 async def audit(
-    session: AsyncSession, principal: Principal | None, action: str, target: str = "",
-    before: Any = None, after: Any = None, *, detail: str = "", request: Any = None,
-) -> None:  # fmt: skip
+    session: AsyncSession,
+    principal: Principal | None,
+    action: str,
+    target: str = "",
+    before: Any = None,
+    after: Any = None,
+    *,
+    detail: str = "",
+    request: Any = None,
+) -> None:
     """Record an action in the caller's transaction. Pass ``request`` so the app-wide hook does not record it twice."""
-    session.add(AuditEntry(
-        at=utcnow(), actor=principal.id if principal else "system", actor_name=principal.name if principal else "system",
-        actor_role=principal.role.value if principal else "", action=action[:120], target=target[:300],
-        before=redact(before), after=redact(after), detail=detail,
-    ))  # fmt: skip
+    session.add(
+        AuditEntry(
+            at=utcnow(),
+            actor=principal.id if principal else "system",
+            actor_name=principal.name if principal else "system",
+            actor_role=principal.role.value if principal else "",
+            action=action[:120],
+            target=target[:300],
+            before=redact(before),
+            after=redact(after),
+            detail=detail,
+        )
+    )
     if request is not None:
         request.scope[AUDITED_SCOPE_KEY] = True
 
 
 def entry_dict(e: AuditEntry) -> dict[str, Any]:
-    return {"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "actor_name": e.actor_name,
-            "actor_role": e.actor_role, "action": e.action, "target": e.target, "before": e.before,
-            "after": e.after, "detail": e.detail}  # fmt: skip
+    return {
+        "id": e.id,
+        "at": e.at.isoformat(),
+        "actor": e.actor,
+        "actor_name": e.actor_name,
+        "actor_role": e.actor_role,
+        "action": e.action,
+        "target": e.target,
+        "before": e.before,
+        "after": e.after,
+        "detail": e.detail,
+    }
 
 
 async def list_entries(
-    session: AsyncSession, *, actor: str | None = None, action: str | None = None, target: str | None = None,
-    before_id: int | None = None, limit: int = 100,
-) -> list[dict[str, Any]]:  # fmt: skip
+    session: AsyncSession,
+    *,
+    actor: str | None = None,
+    action: str | None = None,
+    target: str | None = None,
+    before_id: int | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
     stmt = select(AuditEntry)
     if actor:
         stmt = stmt.where((AuditEntry.actor == actor) | (AuditEntry.actor_name == actor))
@@ -100,8 +131,10 @@ class AuditMiddleware:
 
         async def send_wrapper(message: Any) -> None:
             # Recorded before the response leaves, so a client that saw 2xx can read its audit entry.
-            if message["type"] == "http.response.start" and 200 <= int(message["status"]) < 300 and not scope.get(
-                AUDITED_SCOPE_KEY
+            if (
+                message["type"] == "http.response.start"
+                and 200 <= int(message["status"]) < 300
+                and not scope.get(AUDITED_SCOPE_KEY)
             ):
                 try:
                     await self._record(scope, int(message["status"]), chunks)
@@ -120,14 +153,21 @@ class AuditMiddleware:
         role = declared_role(handler)
         if mode is None:
             mode = "always" if role not in (None, PUBLIC, Role.viewer) else "never"
-        if mode == "never" or mode == "explicit" or (mode == "users" and (principal is None or principal.kind != "user")):
+        if (
+            mode == "never"
+            or mode == "explicit"
+            or (mode == "users" and (principal is None or principal.kind != "user"))
+        ):
             return
         hub = getattr(scope["app"].state, "hub", None)
         if hub is None:
             return
         path_template = scope.get("path_template") or scope.get("path", "")
-        after: dict[str, Any] = {"status": status, "path": scope.get("path", ""),
-                                 "path_params": {k: str(v) for k, v in (scope.get("path_params") or {}).items()}}  # fmt: skip
+        after: dict[str, Any] = {
+            "status": status,
+            "path": scope.get("path", ""),
+            "path_params": {k: str(v) for k, v in (scope.get("path_params") or {}).items()},
+        }
         raw = b"".join(chunks)
         if raw and len(raw) <= MAX_BODY_IN_AUDIT:
             try:
@@ -135,4 +175,6 @@ class AuditMiddleware:
             except ValueError:
                 after["request_bytes"] = len(raw)
         async with hub.sessionmaker() as session, session.begin():
-            await audit(session, principal, f"{scope.get('method')} {path_template}", scope.get("path", ""), None, after)
+            await audit(
+                session, principal, f"{scope.get('method')} {path_template}", scope.get("path", ""), None, after
+            )

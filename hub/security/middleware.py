@@ -75,8 +75,13 @@ async def _refuse(send: Send, status: int, detail: str) -> None:
 
     title = {400: "bad request", 404: "not found"}.get(status, "error")
     body = json.dumps({"type": "about:blank", "status": status, "title": title, "detail": detail}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())]})  # type: ignore[typeddict-item]  # fmt: skip
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())],
+        }
+    )  # type: ignore[typeddict-item]
     await send({"type": "http.response.body", "body": body})  # type: ignore[typeddict-item]
 
 

@@ -77,11 +77,19 @@ async def check_inbound_rate(source: str, settings: Settings) -> None:
     limiter_for(settings).check(source)
 
 
-def _problem(status: int, title: str, detail: str, headers: list[tuple[bytes, bytes]] = ()) -> tuple[dict[str, Any], bytes]:  # type: ignore[assignment]
+def _problem(
+    status: int, title: str, detail: str, headers: list[tuple[bytes, bytes]] = ()
+) -> tuple[dict[str, Any], bytes]:  # type: ignore[assignment]
     body = json.dumps({"type": "about:blank", "status": status, "title": title, "detail": detail}).encode()
-    start = {"type": "http.response.start", "status": status,
-             "headers": [(b"content-type", b"application/problem+json"),
-                         (b"content-length", str(len(body)).encode()), *headers]}  # fmt: skip
+    start = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [
+            (b"content-type", b"application/problem+json"),
+            (b"content-length", str(len(body)).encode()),
+            *headers,
+        ],
+    }
     return start, body
 
 
@@ -98,10 +106,14 @@ class InboundLimitMiddleware:
             return
         length = next((v for k, v in scope.get("headers", ()) if k == b"content-length"), None)
         if length is not None and length.isdigit() and int(length) > MAX_INBOUND_BODY:
-            await _send(send, *_problem(413, "payload too large",
-                                        f"body of {int(length)} bytes exceeds the {MAX_INBOUND_BODY}-byte limit"))  # fmt: skip
+            await _send(
+                send,
+                *_problem(
+                    413, "payload too large", f"body of {int(length)} bytes exceeds the {MAX_INBOUND_BODY}-byte limit"
+                ),
+            )
             return
-        source = path[len(WEBHOOK_PREFIX):].split("/", 1)[0] or "-"
+        source = path[len(WEBHOOK_PREFIX) :].split("/", 1)[0] or "-"
         hub = getattr(scope["app"].state, "hub", None)
         if hub is not None:
             try:

@@ -65,11 +65,16 @@ PUBLIC_PREFIXES = ("/webhooks/",)
 PUBLIC_PATHS = {"/console/login"}
 
 SECURITY_SCHEMES = {
-    "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="zs_… API token",
-                             description="An API token (`zhongshu tokens create`); shown once."),
-    "session": SecurityScheme(type="apiKey", name="zhongshu_session", security_scheme_in="cookie",
-                              description="Console log-in session."),
-}  # fmt: skip
+    "bearer": SecurityScheme(
+        type="http",
+        scheme="bearer",
+        bearer_format="zs_… API token",
+        description="An API token (`zhongshu tokens create`); shown once.",
+    ),
+    "session": SecurityScheme(
+        type="apiKey", name="zhongshu_session", security_scheme_in="cookie", description="Console log-in session."
+    ),
+}
 
 _OPERATION_CLASSES: dict[str, type[Operation]] = {}
 
@@ -90,8 +95,11 @@ def http_handlers(app: Litestar) -> list[tuple[HTTPRoute, HTTPRouteHandler]]:
 
 
 def _is_public_path(path: str, openapi_path: str) -> bool:
-    return path == openapi_path or path.startswith(openapi_path + "/") or path in PUBLIC_PATHS or path.startswith(
-        PUBLIC_PREFIXES
+    return (
+        path == openapi_path
+        or path.startswith(openapi_path + "/")
+        or path in PUBLIC_PATHS
+        or path.startswith(PUBLIC_PREFIXES)
     )
 
 

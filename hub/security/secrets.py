@@ -49,7 +49,9 @@ def _valid(key: bytes, origin: str) -> bytes:
     try:
         Fernet(key)
     except (ValueError, TypeError):
-        raise SecretError(f"{origin} is not a Fernet key (32 url-safe base64 bytes; `zhongshu secrets generate-key`)") from None
+        raise SecretError(
+            f"{origin} is not a Fernet key (32 url-safe base64 bytes; `zhongshu secrets generate-key`)"
+        ) from None
     return key
 
 
@@ -77,8 +79,10 @@ _CACHE: dict[tuple[str, str, str], Keyring] = {}
 
 
 def keyring(settings: Settings) -> Keyring:
-    previous = tuple(_valid(k.get_secret_value().encode(), "ZHONGSHU_SECRET_KEYS_PREVIOUS entry")
-                     for k in settings.secret_keys_previous)  # fmt: skip
+    previous = tuple(
+        _valid(k.get_secret_value().encode(), "ZHONGSHU_SECRET_KEYS_PREVIOUS entry")
+        for k in settings.secret_keys_previous
+    )
     if settings.secret_key is not None:
         cache_key = (settings.secret_key.get_secret_value(), str(settings.var_dir), repr(previous))
         if cache_key not in _CACHE:
@@ -97,7 +101,7 @@ def encrypt(settings: Settings, plaintext: bytes) -> bytes:
 def blob_key_id(blob: bytes) -> str | None:
     if not blob.startswith(MAGIC):
         return None
-    return blob[len(MAGIC):].split(b":", 1)[0].decode("ascii", "replace")
+    return blob[len(MAGIC) :].split(b":", 1)[0].decode("ascii", "replace")
 
 
 def decrypt(settings: Settings, blob: bytes) -> bytes:
@@ -109,10 +113,11 @@ def decrypt(settings: Settings, blob: bytes) -> bytes:
         raise SecretError("not an encrypted secret (missing zsk1: prefix)")
     key = keyring(settings).by_id().get(kid)
     if key is None:
-        raise SecretError(f"secret was encrypted with key {kid}, which is not configured "
-                          "(add it to ZHONGSHU_SECRET_KEYS_PREVIOUS)")  # fmt: skip
+        raise SecretError(
+            f"secret was encrypted with key {kid}, which is not configured (add it to ZHONGSHU_SECRET_KEYS_PREVIOUS)"
+        )
     try:
-        return Fernet(key).decrypt(blob[len(MAGIC) + len(kid) + 1:])
+        return Fernet(key).decrypt(blob[len(MAGIC) + len(kid) + 1 :])
     except InvalidToken:
         raise SecretError(f"secret under key {kid} failed its integrity check") from None
 

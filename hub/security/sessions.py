@@ -20,8 +20,14 @@ DEFAULT_TTL = 12 * 3600.0
 
 def cookie_options(ttl_seconds: float = DEFAULT_TTL, *, secure: bool = False) -> dict[str, object]:
     """Keyword arguments for ``Response.set_cookie``: httponly, SameSite=Lax, path /, max-age = ttl."""
-    return {"key": SESSION_COOKIE, "httponly": True, "samesite": "lax", "path": "/", "max_age": int(ttl_seconds),
-            "secure": secure}  # fmt: skip
+    return {
+        "key": SESSION_COOKIE,
+        "httponly": True,
+        "samesite": "lax",
+        "path": "/",
+        "max_age": int(ttl_seconds),
+        "secure": secure,
+    }
 
 
 def _user_id(principal: Principal) -> int:
@@ -35,8 +41,14 @@ async def create_session(session: AsyncSession, principal: Principal, *, ttl_sec
     """Start a console session for a logged-in user; returns the cookie value (set it with :func:`cookie_options`)."""
     value = secrets.token_urlsafe(32)
     now = utcnow()
-    session.add(ConsoleSession(id=digest(value), user_id=_user_id(principal), created_at=now,
-                               expires_at=now + timedelta(seconds=ttl_seconds)))  # fmt: skip
+    session.add(
+        ConsoleSession(
+            id=digest(value),
+            user_id=_user_id(principal),
+            created_at=now,
+            expires_at=now + timedelta(seconds=ttl_seconds),
+        )
+    )
     await session.flush()
     return value
 

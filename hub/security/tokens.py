@@ -31,9 +31,14 @@ class IssuedToken:
 
 
 async def issue_token(
-    session: AsyncSession, name: str, role: Role | str, *, expires_in: timedelta | None = None,
-    created_by: str = "", expires_at: datetime | None = None,
-) -> IssuedToken:  # fmt: skip
+    session: AsyncSession,
+    name: str,
+    role: Role | str,
+    *,
+    expires_in: timedelta | None = None,
+    created_by: str = "",
+    expires_at: datetime | None = None,
+) -> IssuedToken:
     """Create a token; the returned plaintext is never stored and cannot be shown again."""
     if not name.strip():
         raise InvalidRequest("token name must not be empty", field="name")
@@ -43,8 +48,15 @@ async def issue_token(
         raise InvalidRequest(f"unknown role {role!r}; one of viewer, operator, admin", field="role") from None
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     when = expires_at or (utcnow() + expires_in if expires_in else None)
-    row = ApiToken(name=name.strip(), token_hash=digest(token), prefix=token[:9], role=role.value,
-                   created_by=created_by, created_at=utcnow(), expires_at=when)  # fmt: skip
+    row = ApiToken(
+        name=name.strip(),
+        token_hash=digest(token),
+        prefix=token[:9],
+        role=role.value,
+        created_by=created_by,
+        created_at=utcnow(),
+        expires_at=when,
+    )
     session.add(row)
     await session.flush()
     return IssuedToken(row.id, token, token_dict(row))
@@ -80,9 +92,17 @@ def token_dict(row: ApiToken) -> dict[str, Any]:
     """What may be shown about a token: never the token or its hash."""
     now = utcnow()
     state = "revoked" if row.revoked_at else "expired" if row.expires_at and row.expires_at <= now else "active"
-    return {"id": row.id, "name": row.name, "prefix": row.prefix, "role": row.role, "state": state,
-            "created_by": row.created_by, "created_at": _iso(row.created_at), "expires_at": _iso(row.expires_at),
-            "revoked_at": _iso(row.revoked_at)}  # fmt: skip
+    return {
+        "id": row.id,
+        "name": row.name,
+        "prefix": row.prefix,
+        "role": row.role,
+        "state": state,
+        "created_by": row.created_by,
+        "created_at": _iso(row.created_at),
+        "expires_at": _iso(row.expires_at),
+        "revoked_at": _iso(row.revoked_at),
+    }
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -26,8 +26,14 @@ ADMIN_PASSWORD_FILE = "admin-password.txt"
 
 def user_dict(u: User) -> dict[str, Any]:
     """What may be shown about a user: never the password hash."""
-    return {"id": u.id, "username": u.username, "role": u.role, "disabled": u.disabled,
-            "created_at": u.created_at.isoformat(), "updated_at": u.updated_at.isoformat()}  # fmt: skip
+    return {
+        "id": u.id,
+        "username": u.username,
+        "role": u.role,
+        "disabled": u.disabled,
+        "created_at": u.created_at.isoformat(),
+        "updated_at": u.updated_at.isoformat(),
+    }
 
 
 def principal_of(u: User) -> Principal:
@@ -43,16 +49,22 @@ async def _hash(password: str) -> str:
 
 async def create_user(session: AsyncSession, username: str, password: str, role: Role | str) -> User:
     if not USERNAME.match(username or ""):
-        raise InvalidRequest("username: 1-100 letters, digits, . _ @ -, starting with a letter or digit",
-                             field="username")  # fmt: skip
+        raise InvalidRequest(
+            "username: 1-100 letters, digits, . _ @ -, starting with a letter or digit", field="username"
+        )
     try:
         role = Role(role)
     except ValueError:
         raise InvalidRequest(f"unknown role {role!r}; one of viewer, operator, admin", field="role") from None
     if (await session.execute(select(User.id).where(User.username == username))).first():
         raise Conflict(f"user {username!r} exists already", field="username")
-    row = User(username=username, password_hash=await _hash(password), role=role.value, created_at=utcnow(),
-               updated_at=utcnow())  # fmt: skip
+    row = User(
+        username=username,
+        password_hash=await _hash(password),
+        role=role.value,
+        created_at=utcnow(),
+        updated_at=utcnow(),
+    )
     session.add(row)
     await session.flush()
     return row
@@ -73,9 +85,13 @@ async def user_by_name(session: AsyncSession, username: str) -> User:
 
 
 async def update_user(
-    session: AsyncSession, row: User, *, role: Role | str | None = None, password: str | None = None,
+    session: AsyncSession,
+    row: User,
+    *,
+    role: Role | str | None = None,
+    password: str | None = None,
     disabled: bool | None = None,
-) -> User:  # fmt: skip
+) -> User:
     if role is not None:
         try:
             row.role = Role(role).value
@@ -107,8 +123,9 @@ async def ensure_admin(session: AsyncSession, settings: Settings) -> str | None:
     CLI can print it once. Unset in production, nothing is created (a warning names the setting). The caller
     commits.
     """
-    admins = await session.scalar(select(func.count()).select_from(User).where(User.role == Role.admin.value,
-                                                                                User.disabled.is_(False)))  # fmt: skip
+    admins = await session.scalar(
+        select(func.count()).select_from(User).where(User.role == Role.admin.value, User.disabled.is_(False))
+    )
     if admins:
         return None
     existing = (await session.execute(select(User).where(User.username == "admin"))).scalar_one_or_none()

@@ -316,3 +316,4 @@ from hub.storage import models_outbound as _models_outbound, models_security as 
 
 from hub.storage import models_vouchers as _models_vouchers  # noqa: E402,F401  (registers the voucher tables)
 from hub.storage import models_sync as _models_sync  # noqa: E402,F401  (registers the sync tables)
+from hub.storage import models_warehouse as _models_warehouse  # noqa: E402,F401  (registers the warehouse tables)

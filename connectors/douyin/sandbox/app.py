@@ -22,8 +22,8 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 from litestar import Litestar, Request, Response, get, post
 
-from connectors.jd.sandbox.gate import RateGate, ReplayCache
 from connectors.testing import Faults, RequestLog
+from connectors.testing.gate import RateGate, ReplayCache
 
 from .. import codes
 from ..codes import DyCode, envelope

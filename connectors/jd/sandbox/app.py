@@ -20,11 +20,11 @@ from urllib.parse import parse_qsl
 from litestar import Litestar, Request, Response, get, post, route
 
 from connectors.testing import Faults, RequestLog
+from connectors.testing.gate import RateGate, ReplayCache
 
 from .. import codes
 from ..signing import parse_timestamp, response_root
 from ..verifier import JdRequestRefused, verify_request
-from .gate import RateGate, ReplayCache
 from .state import ORDER_SHIPPED, JdShop, Sku
 
 DEFAULT_CATALOG = {"SKU-A": 100, "SKU-B": 50, "SKU-C": 0}

@@ -19,9 +19,16 @@ OUT_DB = f"{PG_DB}_outbound"
 
 
 def outbound_settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, redis_url=None, webhook_allow=["127.0.0.1", "::1"],
-                    webhook_retry_delays=[0.05, 0.05, 0.05, 0.05], webhook_retry_jitter=0.0,
-                    webhook_timeout_seconds=5.0, inbound_rate_per_second=0.01, inbound_burst=3)  # fmt: skip
+    return Settings(
+        database_url=database_url,
+        redis_url=None,
+        webhook_allow=["127.0.0.1", "::1"],
+        webhook_retry_delays=[0.05, 0.05, 0.05, 0.05],
+        webhook_retry_jitter=0.0,
+        webhook_timeout_seconds=5.0,
+        inbound_rate_per_second=0.01,
+        inbound_burst=3,
+    )
 
 
 @pytest.fixture(scope="session")

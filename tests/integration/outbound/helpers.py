@@ -44,13 +44,21 @@ async def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 20.
 
 async def deliveries_of(sessionmaker: Any, subscription_id: int) -> list[WebhookDelivery]:
     async with sessionmaker() as session:
-        stmt = select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription_id).order_by(WebhookDelivery.id)
+        stmt = (
+            select(WebhookDelivery)
+            .where(WebhookDelivery.subscription_id == subscription_id)
+            .order_by(WebhookDelivery.id)
+        )
         return list((await session.execute(stmt)).scalars())
 
 
 def subscribe(server: Any, url: str, events: list[str], **extra: Any) -> dict[str, Any]:
-    r = httpx.post(server.url + "/api/v1/subscriptions", json={"url": url, "event_types": events, **extra},
-                   headers=server.auth, timeout=30)  # fmt: skip
+    r = httpx.post(
+        server.url + "/api/v1/subscriptions",
+        json={"url": url, "event_types": events, **extra},
+        headers=server.auth,
+        timeout=30,
+    )
     assert r.status_code == 201, r.text
     return r.json()
 

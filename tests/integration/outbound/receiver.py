@@ -39,8 +39,9 @@ class Receiver:
         self.endpoints: dict[str, Endpoint] = defaultdict(Endpoint)
         self.seen: list[Seen] = []
         self._lock = threading.Lock()
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off",
-                                interface="asgi3")
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off", interface="asgi3"
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 

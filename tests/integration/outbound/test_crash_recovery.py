@@ -18,9 +18,15 @@ from tests.support.hubserver import HubServer
 
 
 async def _scratch(tmp_path: Path) -> Settings:
-    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/crash.db", redis_url=None, var_dir=tmp_path,
-                        webhook_allow=["127.0.0.1"], webhook_retry_delays=[0.05, 0.05], webhook_retry_jitter=0.0,
-                        job_stuck_after_seconds=0.3)  # fmt: skip
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/crash.db",
+        redis_url=None,
+        var_dir=tmp_path,
+        webhook_allow=["127.0.0.1"],
+        webhook_retry_delays=[0.05, 0.05],
+        webhook_retry_jitter=0.0,
+        job_stuck_after_seconds=0.3,
+    )
     await upgrade(settings)
     return settings
 
@@ -104,8 +110,9 @@ async def test_subscription_failing_too_long_is_disabled_and_operators_told(tmp_
     bad, ops = unique_path(), unique_path()
     async with sm() as session, session.begin():
         bad_row, _ = await subs.create(session, settings, url=receiver.endpoint(bad), event_types=["stock.changed"])
-        _, ops_secret = await subs.create(session, settings, url=receiver.endpoint(ops),
-                                          event_types=["subscription.disabled"])  # fmt: skip
+        _, ops_secret = await subs.create(
+            session, settings, url=receiver.endpoint(ops), event_types=["subscription.disabled"]
+        )
     receiver.endpoints[bad].default = 503
     receiver.endpoints[ops].secrets = [ops_secret]
     await emit_events(sm, "stock.changed", [{"n": 1}, {"n": 2}])
@@ -115,7 +122,7 @@ async def test_subscription_failing_too_long_is_disabled_and_operators_told(tmp_
         await wait_for(lambda: _none_pending(sm), "every delivery settled")  # stop only once the runner is idle
     async with sm() as session:
         row = await session.get(type(bad_row), bad_row.id)
-        states = sorted(d.state for d in await _deliveries(sm) if d.subscription_id == bad_row.id)
+    states = sorted(d.state for d in await _deliveries(sm) if d.subscription_id == bad_row.id)
     assert row.enabled is False and "failed since" in row.disabled_reason
     assert states == ["dead", "dead"]  # the failing one and the one still waiting behind it
     assert receiver.at(ops)[0].verified

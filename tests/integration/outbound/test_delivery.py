@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
@@ -27,8 +27,7 @@ async def test_every_delivery_verifies_with_standardwebhooks(out_server, receive
     bodies = sorted((json.loads(s.body) for s in seen), key=lambda b: b["data"]["available"])
     assert [b["data"] for b in bodies] == payloads
     assert {b["type"] for b in bodies} == {"stock.changed"}
-    deliveries = await wait_for(
-        lambda: _all_delivered(out_db, sub["id"], 5), "deliveries recorded as delivered")
+    deliveries = await wait_for(lambda: _all_delivered(out_db, sub["id"], 5), "deliveries recorded as delivered")
     assert sorted(d.event_id for d in deliveries) == sorted(event_ids)
 
 
@@ -72,12 +71,15 @@ async def test_dead_letter_then_replay_with_same_webhook_id(out_server, receiver
     path = unique_path()
     sub = subscribe(out_server, receiver.endpoint(path), ["sync.failed"])
     receiver.endpoints[path].default = 500
-    started = datetime.now(timezone.utc) - timedelta(seconds=1)
+    started = datetime.now(UTC) - timedelta(seconds=1)
     await emit_events(out_db, "sync.failed", [{"channel": "jd"}])
     rows = await wait_for(lambda: _in_state(out_db, sub["id"], "dead"), "dead letter")
     assert rows[0].attempts == 5  # 1 + 4 retries of the shortened schedule
-    dead = httpx.get(out_server.url + "/api/v1/deliveries", params={"state": "dead", "subscription_id": sub["id"]},
-                     headers=out_server.auth).json()["deliveries"]  # fmt: skip
+    dead = httpx.get(
+        out_server.url + "/api/v1/deliveries",
+        params={"state": "dead", "subscription_id": sub["id"]},
+        headers=out_server.auth,
+    ).json()["deliveries"]
     assert [d["id"] for d in dead] == [rows[0].id]
 
     receiver.endpoints[path].default = 200
@@ -90,9 +92,16 @@ async def test_dead_letter_then_replay_with_same_webhook_id(out_server, receiver
     assert receiver.at(path)[-1].status == 200
 
     # a time-range replay re-arms the (now delivered) delivery when asked for delivered ones too
-    r = httpx.post(out_server.url + "/api/v1/deliveries/replay", headers=operator, json={
-        "from": started.isoformat(), "to": (datetime.now(timezone.utc) + timedelta(seconds=1)).isoformat(),
-        "subscription_id": sub["id"], "states": ["delivered"]})  # fmt: skip
+    r = httpx.post(
+        out_server.url + "/api/v1/deliveries/replay",
+        headers=operator,
+        json={
+            "from": started.isoformat(),
+            "to": (datetime.now(UTC) + timedelta(seconds=1)).isoformat(),
+            "subscription_id": sub["id"],
+            "states": ["delivered"],
+        },
+    )
     assert r.status_code == 202, r.text
     assert r.json()["delivery_ids"] == [rows[0].id]
     before = len(receiver.at(path))
@@ -130,8 +139,11 @@ async def test_secret_rotation_signs_with_both_during_overlap(out_server, receiv
     path = unique_path()
     sub = subscribe(out_server, receiver.endpoint(path), ["stock.low"])
     old = sub["secret"]
-    r = httpx.post(f"{out_server.url}/api/v1/subscriptions/{sub['id']}/rotate-secret", headers=out_server.auth,
-                   json={"overlap_seconds": 3600})  # fmt: skip
+    r = httpx.post(
+        f"{out_server.url}/api/v1/subscriptions/{sub['id']}/rotate-secret",
+        headers=out_server.auth,
+        json={"overlap_seconds": 3600},
+    )
     assert r.status_code == 200, r.text
     new = r.json()["secret"]
     assert new.startswith("whsec_") and new != old
@@ -150,8 +162,11 @@ async def test_secrets_never_in_responses_or_logs(out_server, receiver, out_db, 
     caplog.set_level("DEBUG")
     path = unique_path()
     own = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3ODk="
-    r = httpx.post(out_server.url + "/api/v1/subscriptions", headers=out_server.auth,
-                   json={"url": receiver.endpoint(path), "event_types": ["*"], "secret": own})  # fmt: skip
+    r = httpx.post(
+        out_server.url + "/api/v1/subscriptions",
+        headers=out_server.auth,
+        json={"url": receiver.endpoint(path), "event_types": ["*"], "secret": own},
+    )
     assert r.status_code == 201
     sub = r.json()
     assert own not in r.text and sub["secret"] is None  # a secret the caller chose is never echoed
@@ -161,8 +176,12 @@ async def test_secrets_never_in_responses_or_logs(out_server, receiver, out_db, 
     assert receiver.at(path)[0].verified
     bodies = [
         httpx.get(out_server.url + u, headers=out_server.auth).text
-        for u in ("/api/v1/subscriptions", f"/api/v1/subscriptions/{sub['id']}", "/api/v1/audit?limit=500",
-                  "/api/v1/deliveries")
+        for u in (
+            "/api/v1/subscriptions",
+            f"/api/v1/subscriptions/{sub['id']}",
+            "/api/v1/audit?limit=500",
+            "/api/v1/deliveries",
+        )
     ]
     rotated = httpx.post(f"{out_server.url}/api/v1/subscriptions/{sub['id']}/rotate-secret", headers=out_server.auth)
     generated = rotated.json()["secret"]

@@ -58,11 +58,29 @@ def stubbed_dns() -> Iterator[None]:
         network.set_resolver(None)
 
 
-LOOPBACK = ["http://127.0.0.1:9/hook", "http://[::1]:9/hook", "http://0x7f000001/hook", "http://2130706433/hook",
-            "http://127.1/hook", "http://loopback.test/hook", "http://loopback6.test/hook"]  # fmt: skip
-PRIVATE = ["http://ten.test/", "http://oneseventwo.test/", "http://oneninetwo.test/", "http://linklocal.test/",
-           "http://metadata.test/latest/meta-data", "http://ula.test/", "http://fe80.test/", "http://mixed.test/",
-           "http://10.0.0.1/", "http://169.254.169.254/", "http://[fc00::1]/", "http://192.168.0.1/"]  # fmt: skip
+LOOPBACK = [
+    "http://127.0.0.1:9/hook",
+    "http://[::1]:9/hook",
+    "http://0x7f000001/hook",
+    "http://2130706433/hook",
+    "http://127.1/hook",
+    "http://loopback.test/hook",
+    "http://loopback6.test/hook",
+]
+PRIVATE = [
+    "http://ten.test/",
+    "http://oneseventwo.test/",
+    "http://oneninetwo.test/",
+    "http://linklocal.test/",
+    "http://metadata.test/latest/meta-data",
+    "http://ula.test/",
+    "http://fe80.test/",
+    "http://mixed.test/",
+    "http://10.0.0.1/",
+    "http://169.254.169.254/",
+    "http://[fc00::1]/",
+    "http://192.168.0.1/",
+]
 
 
 @pytest.mark.parametrize("url", LOOPBACK + PRIVATE)
@@ -94,9 +112,12 @@ async def test_unusable_urls_refused(url: str, stubbed_dns: None) -> None:
         await check_url(Settings(webhook_allow=["127.0.0.1"]), url)
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:9/hook", "http://[::1]:9/hook", "http://0x7f000001/hook",
-                                 "http://loopback.test/hook"])  # fmt: skip
-def test_api_refuses_without_allow_list_and_accepts_with_it(url: str, stubbed_dns: None, hub_server, out_server) -> None:
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:9/hook", "http://[::1]:9/hook", "http://0x7f000001/hook", "http://loopback.test/hook"]
+)
+def test_api_refuses_without_allow_list_and_accepts_with_it(
+    url: str, stubbed_dns: None, hub_server, out_server
+) -> None:
     body = {"url": url, "event_types": ["test.never"]}
     refused = httpx.post(hub_server.url + "/api/v1/subscriptions", json=body, headers=hub_server.auth)
     assert refused.status_code == 422, refused.text

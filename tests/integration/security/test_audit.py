@@ -20,8 +20,11 @@ def _audit(server, **params):  # type: ignore[no-untyped-def]
 
 def test_admin_actions_are_audited_with_before_and_after(hub_server) -> None:
     username = f"aud-{uuid.uuid4().hex[:8]}"
-    r = httpx.post(hub_server.url + "/api/v1/users", headers=hub_server.auth,
-                   json={"username": username, "password": "long enough pw", "role": "viewer"})  # fmt: skip
+    r = httpx.post(
+        hub_server.url + "/api/v1/users",
+        headers=hub_server.auth,
+        json={"username": username, "password": "long enough pw", "role": "viewer"},
+    )
     user_id = r.json()["id"]
     httpx.patch(f"{hub_server.url}/api/v1/users/{user_id}", headers=hub_server.auth, json={"role": "operator"})
     entries = _audit(hub_server, target=f"user:{user_id}")
@@ -35,24 +38,34 @@ def test_admin_actions_are_audited_with_before_and_after(hub_server) -> None:
 def test_operator_route_owned_elsewhere_is_audited_by_the_recorder(hub_server) -> None:
     operator = hub_server.token("operator")
     source = f"manual_{uuid.uuid4().hex[:8]}"
-    r = httpx.post(hub_server.url + "/api/v1/observations", headers=bearer(operator),
-                   json={"source": source, "rows": [{"sku": "A", "location": "W", "stock_type": "on_hand",
-                                                     "quantity": 3}]})  # fmt: skip
+    r = httpx.post(
+        hub_server.url + "/api/v1/observations",
+        headers=bearer(operator),
+        json={"source": source, "rows": [{"sku": "A", "location": "W", "stock_type": "on_hand", "quantity": 3}]},
+    )
     assert r.status_code == 202, r.text
-    entries = [e for e in _audit(hub_server, action="POST /api/v1/observations") if e["after"]["request"]["source"] == source]
+    entries = [
+        e for e in _audit(hub_server, action="POST /api/v1/observations") if e["after"]["request"]["source"] == source
+    ]
     assert len(entries) == 1
     assert entries[0]["actor_role"] == "operator" and entries[0]["after"]["status"] == 202
 
 
 async def test_ledger_writes_audited_for_people_not_for_integration_tokens(hub_server, pg_db, sku) -> None:
     operator = hub_server.token("operator")
-    body = {"movements": [{"key": f"k-{sku}-1", "sku": sku, "qty": 5, "from": "supplier", "to": "WH-MAIN/free",
-                           "kind": "receive"}]}  # fmt: skip
+    body = {
+        "movements": [
+            {"key": f"k-{sku}-1", "sku": sku, "qty": 5, "from": "supplier", "to": "WH-MAIN/free", "kind": "receive"}
+        ]
+    }
     r = httpx.post(hub_server.url + "/api/v1/movements", headers=bearer(operator), json=body)
     assert r.status_code == 201, r.text
     username = f"clerk-{uuid.uuid4().hex[:6]}"
-    httpx.post(hub_server.url + "/api/v1/users", headers=hub_server.auth,
-               json={"username": username, "password": "long enough pw", "role": "operator"})  # fmt: skip
+    httpx.post(
+        hub_server.url + "/api/v1/users",
+        headers=hub_server.auth,
+        json={"username": username, "password": "long enough pw", "role": "operator"},
+    )
     async with pg_db() as session, session.begin():
         principal = await login(session, username, "long enough pw")
         cookie = await create_session(session, principal)

@@ -56,8 +56,11 @@ async def test_expired_token_is_refused(hub_server, pg_db) -> None:
 
 async def test_console_session_cookie_login_logout_and_disable(hub_server, pg_db) -> None:
     username, password = _name("ops"), "correct horse battery"
-    r = httpx.post(hub_server.url + "/api/v1/users", headers=hub_server.auth,
-                   json={"username": username, "password": password, "role": "operator"})  # fmt: skip
+    r = httpx.post(
+        hub_server.url + "/api/v1/users",
+        headers=hub_server.auth,
+        json={"username": username, "password": password, "role": "operator"},
+    )
     assert r.status_code == 201, r.text
     assert "password" not in r.text and "scrypt" not in r.text
     user_id = r.json()["id"]
@@ -90,11 +93,17 @@ async def test_console_session_cookie_login_logout_and_disable(hub_server, pg_db
 
 
 async def test_weak_password_and_bad_role_are_422(hub_server) -> None:
-    weak = httpx.post(hub_server.url + "/api/v1/users", headers=hub_server.auth,
-                      json={"username": _name("u"), "password": "short", "role": "viewer"})  # fmt: skip
+    weak = httpx.post(
+        hub_server.url + "/api/v1/users",
+        headers=hub_server.auth,
+        json={"username": _name("u"), "password": "short", "role": "viewer"},
+    )
     assert weak.status_code == 422 and "at least" in weak.json()["detail"]
-    bad = httpx.post(hub_server.url + "/api/v1/users", headers=hub_server.auth,
-                     json={"username": _name("u"), "password": "long enough pw", "role": "root"})  # fmt: skip
+    bad = httpx.post(
+        hub_server.url + "/api/v1/users",
+        headers=hub_server.auth,
+        json={"username": _name("u"), "password": "long enough pw", "role": "root"},
+    )
     assert bad.status_code == 422
 
 
@@ -120,8 +129,9 @@ async def test_ensure_admin_generates_once_in_embedded_mode(tmp_path: Path) -> N
 
 
 async def test_ensure_admin_uses_the_setting_and_writes_no_file(tmp_path: Path) -> None:
-    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/b.db", var_dir=tmp_path,
-                        admin_password="a-configured-password")  # fmt: skip
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/b.db", var_dir=tmp_path, admin_password="a-configured-password"
+    )
     await upgrade(settings)
     engine = make_engine(settings)
     try:

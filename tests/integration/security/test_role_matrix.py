@@ -84,8 +84,12 @@ def test_no_token_401_and_too_low_role_403_on_every_route(hub_server) -> None:
 def test_openapi_says_which_role_each_route_needs(hub_server) -> None:
     schema = httpx.get(hub_server.url + "/schema/openapi.json").json()
     assert schema["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
-    roles = {(m.upper(), p): op.get("x-zhongshu-role") for p, item in schema["paths"].items()
-             for m, op in item.items() if isinstance(op, dict) and "responses" in op}  # fmt: skip
+    roles = {
+        (m.upper(), p): op.get("x-zhongshu-role")
+        for p, item in schema["paths"].items()
+        for m, op in item.items()
+        if isinstance(op, dict) and "responses" in op
+    }
     assert roles and all(r in ("viewer", "operator", "admin", "public") for r in roles.values()), roles
     assert roles[("POST", "/api/v1/movements")] == "operator"
     assert roles[("POST", "/api/v1/subscriptions")] == "admin"

@@ -56,14 +56,17 @@ def test_no_operation_answers_5xx(st_server: HubServer) -> None:
             continue
         operations += 1
 
-        @settings(max_examples=10, deadline=None, database=None, derandomize=True,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=10, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck)
+        )
         @given(case=operation.as_strategy())
         def check(case) -> None:  # type: ignore[no-untyped-def]
             response = case.call(base_url=st_server.url, headers=auth)
             if response.status_code >= 500:
-                failures.append(f"{case.method} {case.formatted_path} query={case.query} body={case.body!r:.300} "
-                                f"-> {response.status_code} {response.text[:300]}")  # fmt: skip
+                failures.append(
+                    f"{case.method} {case.formatted_path} query={case.query} body={case.body!r:.300} "
+                    f"-> {response.status_code} {response.text[:300]}"
+                )
 
         check()
     assert operations > 20

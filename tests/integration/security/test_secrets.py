@@ -57,15 +57,28 @@ async def test_rotate_key_reseals_every_stored_secret(tmp_path: Path, monkeypatc
     engine = make_engine(before)
     sm = make_sessionmaker(engine)
     async with sm() as session, session.begin():
-        session.add(Source(name="taobao_shop1", platform="taobao",
-                           credentials=encrypt(before, json.dumps({"app_secret": "s3cr3t"}).encode())))  # fmt: skip
-        _, whsec = await subs.create(session, before.model_copy(update={"webhook_allow": ["127.0.0.1"]}),
-                                     url="http://127.0.0.1:9/x", event_types=["stock.changed"])  # fmt: skip
+        session.add(
+            Source(
+                name="taobao_shop1",
+                platform="taobao",
+                credentials=encrypt(before, json.dumps({"app_secret": "s3cr3t"}).encode()),
+            )
+        )
+        _, whsec = await subs.create(
+            session,
+            before.model_copy(update={"webhook_allow": ["127.0.0.1"]}),
+            url="http://127.0.0.1:9/x",
+            event_types=["stock.changed"],
+        )
 
     from hub.cli_security import secrets_app
 
-    env = {"ZHONGSHU_DATABASE_URL": db, "ZHONGSHU_SECRET_KEY": new, "ZHONGSHU_SECRET_KEYS_PREVIOUS": json.dumps([old]),
-           "ZHONGSHU_VAR_DIR": str(tmp_path)}  # fmt: skip
+    env = {
+        "ZHONGSHU_DATABASE_URL": db,
+        "ZHONGSHU_SECRET_KEY": new,
+        "ZHONGSHU_SECRET_KEYS_PREVIOUS": json.dumps([old]),
+        "ZHONGSHU_VAR_DIR": str(tmp_path),
+    }
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     result = await asyncio.to_thread(CliRunner().invoke, secrets_app, ["rotate-key"])
@@ -87,14 +100,20 @@ def test_credentials_never_returned_or_logged(hub_server, caplog: pytest.LogCapt
     name = f"jd_{uuid.uuid4().hex[:8]}"
     secret = f"jd-app-secret-{uuid.uuid4().hex}"
     admin = hub_server.auth
-    assert httpx.post(hub_server.url + "/api/v1/sources", headers=admin,
-                      json={"name": name, "platform": "jd"}).status_code == 201  # fmt: skip
-    r = httpx.put(f"{hub_server.url}/api/v1/sources/{name}/credentials", headers=admin,
-                  json={"credentials": {"app_key": "k1", "app_secret": secret}})  # fmt: skip
+    assert (
+        httpx.post(hub_server.url + "/api/v1/sources", headers=admin, json={"name": name, "platform": "jd"}).status_code
+        == 201
+    )
+    r = httpx.put(
+        f"{hub_server.url}/api/v1/sources/{name}/credentials",
+        headers=admin,
+        json={"credentials": {"app_key": "k1", "app_secret": secret}},
+    )
     assert r.status_code == 200, r.text
     assert r.json()["has_credentials"] is True
-    texts = [r.text] + [httpx.get(hub_server.url + u, headers=admin).text
-                        for u in ("/api/v1/sources", "/api/v1/audit?limit=500")]  # fmt: skip
+    texts = [r.text] + [
+        httpx.get(hub_server.url + u, headers=admin).text for u in ("/api/v1/sources", "/api/v1/audit?limit=500")
+    ]
     for text in texts:
         assert secret not in text
     assert secret not in caplog.text

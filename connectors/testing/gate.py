@@ -1,7 +1,11 @@
 """Gatekeeping a platform sandbox needs besides signatures: a rate gate and a replay cache.
 
-Generic (no platform wire format here); the Douyin sandbox uses it too. It belongs in
-``connectors/testing`` — kept here only because that package is another helper's.
+Generic (no platform wire format here); the JD and Douyin sandboxes use both::
+
+    gate = RateGate(rate=10.0, burst=20.0, clock=time.time)
+    if not gate.allow(app_key): ...                 # answer the platform's rate-limit code
+    replays = ReplayCache(window=600.0, clock=time.time)
+    cached = replays.get(sign)                      # a replayed signed write gets its first answer
 """
 
 from __future__ import annotations
@@ -9,6 +13,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from typing import Any
+
+__all__ = ["RateGate", "ReplayCache"]
 
 
 class RateGate:

@@ -1,0 +1,136 @@
+"""What every bench here shares: a scratch PostgreSQL database, a Redis db index, the hub's processes
+(``zhongshu serve`` / ``zhongshu worker``) as subprocesses, percentiles and the machine's load.
+
+Nothing here is asserted; the benches print tables for the README.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import asyncpg
+from cryptography.fernet import Fernet
+
+from tests.support.hubserver import free_port
+from tests.support.processes import ROOT, hub_env, stop, wait_healthy, zhongshu
+
+PG_ADMIN = os.environ.get("ZHONGSHU_TEST_PG", "postgresql://postgres:postgres@127.0.0.1:5432/postgres")
+REDIS_BASE = os.environ.get("ZHONGSHU_BENCH_REDIS", "redis://127.0.0.1:6379")
+
+
+async def fresh_pg(name: str) -> str:
+    """Drop and create database ``name``; returns its SQLAlchemy (asyncpg) URL."""
+    conn = await asyncpg.connect(PG_ADMIN)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
+
+
+def fresh_sqlite() -> str:
+    return f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='zhongshu-bench-')}/bench.db"
+
+
+async def fresh_redis(db: int) -> str:
+    """Empty Redis db index ``db`` (a dedicated index, so other users of the server are untouched)."""
+    import redis.asyncio as aioredis
+
+    url = f"{REDIS_BASE}/{db}"
+    client = aioredis.from_url(url)
+    try:
+        await client.flushdb()
+    finally:
+        await client.aclose()
+    return url
+
+
+def pct(values: list[float], p: float) -> float:
+    """The p-th percentile (nearest rank) of ``values``; NaN when empty."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, int(round(p / 100 * len(ordered) + 0.5)) - 1))]
+
+
+def mean(values: list[float]) -> float:
+    return statistics.fmean(values) if values else float("nan")
+
+
+def loadavg() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+def machine() -> str:
+    return f"{os.cpu_count()} cores, load average {loadavg()}"
+
+
+@dataclass
+class Stack:
+    """A running hub: API URL, its settings (as env values) and the processes."""
+
+    url: str
+    settings: dict[str, str]
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    worker: subprocess.Popen[bytes] | None = None
+
+    def start_worker(self, max_jobs: int = 20) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(zhongshu("worker", "--max-jobs", str(max_jobs)), env=hub_env(**self.settings),
+                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                start_new_session=True)  # fmt: skip
+        self.worker = proc
+        self.procs.append(proc)
+        return proc
+
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.procs if p.poll() is None]
+
+
+def hub_settings(database_url: str, redis_url: str | None = None, **extra: str) -> dict[str, str]:
+    settings = {
+        "database_url": database_url,
+        "secret_key": Fernet.generate_key().decode(),
+        "log_level": "WARNING",
+        # the bench drives one source far above a real shop's webhook rate: lift the per-source limit
+        "inbound_rate_per_second": "1000000",
+        "inbound_burst": "1000000",
+        "reconcile_interval_seconds": "3600",
+        "poll_interval_seconds": "3600",
+    }
+    if redis_url:
+        settings["redis_url"] = redis_url
+    settings.update(extra)
+    return settings
+
+
+@contextmanager
+def hub_stack(settings: dict[str, str], *, api_workers: int = 1, workers: int = 0, max_jobs: int = 20) -> Iterator[Stack]:
+    """``zhongshu serve --workers N`` (+ ``workers`` × ``zhongshu worker``) as subprocesses."""
+    port = free_port()
+    api = subprocess.Popen(zhongshu("serve", "--port", str(port), "--workers", str(api_workers)),
+                           env=hub_env(**settings), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           start_new_session=True)  # fmt: skip
+    stack = Stack(f"http://127.0.0.1:{port}", settings, [api])
+    try:
+        wait_healthy(stack.url, api, timeout=90)
+        for _ in range(workers):
+            stack.start_worker(max_jobs)
+        time.sleep(1.0 if workers else 0)
+        yield stack
+    finally:
+        for proc in reversed(stack.procs):
+            stop(proc)
+
+
+def run(coro):  # type: ignore[no-untyped-def]
+    return asyncio.run(coro)
