@@ -205,7 +205,6 @@ SANDBOX = '''"""A local $name platform speaking the wire format connector.yaml d
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import itertools
@@ -265,9 +264,7 @@ async def api(request: Request[Any, Any, Any], path: str) -> Response[Any]:
 
 
 async def _answer(st: State, request: Request[Any, Any, Any], path: str, body: bytes) -> Response[Any]:
-    if st.faults.latency_ms:
-        await asyncio.sleep(st.faults.latency_ms / 1000)
-    fault = st.faults.next()
+    fault = await st.faults.play()
     if fault:
         return _error(*FAULTS[fault])
     if request.headers.get("authorization") != f"Bearer {st.access_token}":

@@ -30,12 +30,14 @@ class Hub:
 
 def _import_job_modules() -> None:
     # Importing registers handlers and periodic jobs; one list, so a new job module is added here only.
+    import hub.outbound  # noqa: F401
     import hub.services.jobs  # noqa: F401
     import hub.services.polling  # noqa: F401
     import hub.services.enrich  # noqa: F401
     import hub.sync.engine  # noqa: F401
     import hub.sync.reconcile  # noqa: F401
     import hub.vouchers.jobs  # noqa: F401
+    import hub.warehouse.jobs  # noqa: F401
 
 
 async def build_hub(settings: Settings, *, run_jobs: bool | None = None) -> Hub:

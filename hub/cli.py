@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from hub.cli_connectors import connector_app, connectors_app, sandbox_command
+from hub.cli_security import mount as mount_security
 from hub.cli_vouchers import vouchers_app
 from hub.settings import Settings, SettingsError, load_settings
 
@@ -35,6 +36,7 @@ app.add_typer(vouchers_app, name="vouchers")
 app.add_typer(connectors_app, name="connectors")
 app.add_typer(connector_app, name="connector")
 app.command("sandbox")(sandbox_command)
+mount_security(app)
 app.add_typer(rules_app, name="rules")
 console = Console(stderr=True)
 
@@ -85,9 +87,47 @@ def serve(
 @app.command()
 def up(
     port: Annotated[int | None, typer.Option(help="Hub port (default 8000).")] = None,
+    demo: Annotated[bool, typer.Option(help="Start the sandboxes as demo shops with traffic (--no-demo: hub only).")] = True,
+    sandbox_ports: Annotated[int, typer.Option(help="First sandbox port; the 9 sandboxes take it and the next 8 (0: any free).")] = 8101,
+    var_dir: Annotated[Path | None, typer.Option(help="Folder for the embedded database, keys, password and token (default ./var).")] = None,
+    interval: Annotated[str, typer.Option(help="Seconds between demo events, MIN:MAX.")] = "1:3",
+    snapshot_every: Annotated[float, typer.Option(min=0.5, help="Seconds between WMS inventory snapshots.")] = 30.0,
+    quiet: Annotated[bool, typer.Option(help="Do not print a line per demo event.")] = False,
 ) -> None:
-    """Embedded demo: migrate the SQLite default, start the hub with in-process jobs (what `make run` does)."""
-    serve(host=None, port=port, workers=1, migrate=True)
+    """Embedded demo (what `make run` does): the hub on SQLite with in-process jobs, every sandbox as a demo shop or system, gentle traffic."""
+    settings = _up_settings(port, var_dir)
+    if not demo:
+        _upgrade(settings)
+        os.environ.update({"ZHONGSHU_DATABASE_URL": settings.database_url, "ZHONGSHU_VAR_DIR": str(settings.var_dir)})
+        serve(host=None, port=settings.port, workers=1, migrate=False)
+        return
+    from hub.demo import DemoError, DemoOptions, run_demo
+
+    try:
+        low, _, high = interval.partition(":")
+        bounds = (float(low), float(high or low))
+        if not 0 < bounds[0] <= bounds[1]:
+            raise ValueError
+    except ValueError:
+        console.print(f"[red]error:[/red] --interval must be MIN:MAX seconds with 0 < MIN <= MAX, got {interval!r}")
+        raise typer.Exit(2) from None
+    options = DemoOptions(sandbox_port=sandbox_ports, interval=bounds, snapshot_every=snapshot_every, quiet=quiet)
+    try:
+        code = run_demo(settings, options, console)
+    except DemoError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    raise typer.Exit(code)
+
+
+def _up_settings(port: int | None, var_dir: Path | None) -> Settings:
+    """Settings of `up`: with --var-dir, the embedded database lives there too (unless a database URL is set)."""
+    overrides: dict[str, Any] = {"port": port}
+    if var_dir is not None:
+        overrides["var_dir"] = var_dir
+        if settings_or_exit().database_url == Settings.model_fields["database_url"].default:
+            overrides["database_url"] = f"sqlite+aiosqlite:///{var_dir}/zhongshu.db"
+    return settings_or_exit(**overrides)
 
 
 @app.command()

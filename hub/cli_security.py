@@ -168,7 +168,7 @@ def users_ensure_admin() -> None:
     password = _run(go)
     if password:
         err.print(
-            f"created user [bold]admin[/bold] with password [bold]{password}[/bold] (also in var/admin-password.txt)"
+            f"created user [bold]admin[/bold] with password [bold]{password}[/bold] (also in the var directory)"
         )
     else:
         err.print("an admin exists (or ZHONGSHU_ADMIN_PASSWORD was used); nothing generated")

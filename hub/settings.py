@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     """After a secret rotation the old secret keeps signing for this long."""
     webhook_timeout_seconds: float = Field(default=15.0, gt=0)
 
+    # --- warehouse (hub/warehouse) ---
+    near_expiry_days: int = Field(default=30, ge=0)
+    """A batch expiring within this many days is flagged ``near_expiry`` in ``/api/v1/stock/{sku}/batches``."""
+
     @field_validator("database_url")
     @classmethod
     def _known_driver(cls, value: str) -> str:

@@ -1,8 +1,9 @@
 """Operator state shared by every sandbox: the request log and the fault knobs (``/_sandbox/...``).
 
-A sandbox records each request (``RequestLog.add``) and asks ``Faults.next()`` which fault, if
-any, to play on it. Fault kinds are generic names each sandbox answers in its platform's own wire
-format: ``"rate_limit"``, ``"auth"``, ``"server"``, ``"not_found"``, ``"invalid"``.
+A sandbox records each request (``RequestLog.add``) and asks ``await Faults.play()`` (the
+configured latency, then ``Faults.next()``) which fault, if any, to play on it. Fault kinds are
+generic names each sandbox answers in its platform's own wire format: ``"rate_limit"``,
+``"auth"``, ``"server"``, ``"not_found"``, ``"invalid"``.
 
 ``POST /_sandbox/faults`` body (every field optional)::
 
@@ -12,6 +13,7 @@ format: ``"rate_limit"``, ``"auth"``, ``"server"``, ``"not_found"``, ``"invalid"
 
 from __future__ import annotations
 
+import asyncio
 import random
 import threading
 import time
@@ -84,6 +86,12 @@ class Faults:
         if seed is not None:
             self.seed = seed
             self._rng.seed(seed)
+
+    async def play(self) -> str | None:
+        """Wait ``latency_ms``, then ``next()``: what a platform request calls before it is answered."""
+        if self.latency_ms:
+            await asyncio.sleep(self.latency_ms / 1000)
+        return self.next()
 
     def next(self) -> str | None:
         """The fault kind to play on this request, or None."""

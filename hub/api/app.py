@@ -14,6 +14,7 @@ from hub.api.controllers.ledger import LedgerController
 from hub.api.controllers.pipeline import PipelineController
 from hub.api.controllers.sync import SyncController
 from hub.api.controllers.vouchers import VoucherController
+from hub.api.controllers.warehouse import WarehouseController
 from hub.api.controllers.webhooks import WebhookController
 from hub.api.controllers.subscriptions import SubscriptionsController
 from hub.api.controllers.system import SystemController
@@ -42,7 +43,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app = Litestar(
         route_handlers=[SystemController, LedgerController, PipelineController, WebhookController, SyncController,
                         VoucherController, AdminController,
-                        SubscriptionsController,
+                        SubscriptionsController, WarehouseController,
                         console_router()],
         middleware=[InboundLimitMiddleware, AuthMiddleware, AuditMiddleware],
         guards=[enforce_roles],

@@ -10,6 +10,8 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY, HTTP_500_INTERNAL_SERVER_ERROR
 
+from sqlalchemy.exc import DBAPIError
+
 from hub.domain.errors import HubError
 
 log = logging.getLogger("zhongshu.api")
@@ -45,6 +47,20 @@ _TITLES = {400: "bad request", 401: "unauthorized", 403: "forbidden", 404: "not 
            413: "payload too large", 429: "too many requests"}
 
 
+def data_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[dict[str, Any]]:
+    """Values the database refuses (a NUL character, a number past 64 bits) are the caller's problem."""
+    if _is_data_error(exc):
+        reason = str(getattr(exc, "orig", exc)).splitlines()[0][:300]
+        return problem(422, "invalid value", f"a value cannot be stored: {reason}")
+    return unexpected_error(request, exc)
+
+
+def _is_data_error(exc: DBAPIError) -> bool:
+    orig = getattr(exc, "orig", None)
+    names = {cls.__name__ for cls in type(orig).__mro__} | {cls.__name__ for cls in type(exc).__mro__}
+    return bool(names & {"DataError", "UntranslatableCharacterError", "CharacterNotInRepertoireError"})
+
+
 def unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     incident = uuid.uuid4().hex[:12]
     log.exception("unhandled error on %s %s (incident %s)", request.method, request.url.path, incident, exc_info=exc)
@@ -55,5 +71,6 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     HubError: hub_error,
     ValidationException: validation_error,
     HTTPException: http_error,
+    DBAPIError: data_error,
     Exception: unexpected_error,
 }

@@ -14,6 +14,9 @@ WAREHOUSE = "WH-SH"
 STOCK: dict[str, int] = {"A": 168, "B": 40, "C": 90}
 """Demo SKUs with what the WMS holds at start; SKU A is the seed example's (168 on hand)."""
 
+UNIT_COST: dict[str, str] = {"A": "12.50", "B": "30.00", "C": "8.80"}
+"""Purchase cost per unit of the opening stock, so the ERPs' vouchers can value every movement."""
+
 SKUS: tuple[str, ...] = tuple(STOCK)
 SHOPS: tuple[str, ...] = ("shopify", "taobao", "jd", "douyin", "meituan")
 SHARE = "0.2"

@@ -58,6 +58,16 @@ ROUTE_ROLES: dict[tuple[str, str], tuple[Role | str, str | None]] = {
     ("GET", "/api/v1/vouchers/reconciliation"): (Role.viewer, None),
     ("POST", "/api/v1/vouchers/{voucher_id:int}/retry"): (Role.operator, None),
     ("POST", "/api/v1/vouchers/unit-costs"): (Role.admin, None),
+    # warehouse loop (hub/warehouse)
+    ("GET", "/api/v1/warehouse/delivery-orders"): (Role.viewer, None),
+    ("POST", "/api/v1/warehouse/delivery-orders"): (Role.operator, "users"),
+    ("GET", "/api/v1/warehouse/entry-orders"): (Role.viewer, None),
+    ("POST", "/api/v1/warehouse/entry-orders"): (Role.operator, "users"),
+    ("GET", "/api/v1/warehouse/returns"): (Role.viewer, None),
+    ("POST", "/api/v1/warehouse/returns"): (Role.operator, "users"),
+    ("POST", "/api/v1/warehouse/stock-counts"): (Role.operator, "users"),
+    ("GET", "/api/v1/stock/{sku:str}/batches"): (Role.viewer, None),
+    ("GET", "/api/v1/alerts"): (Role.viewer, None),
 }
 
 PUBLIC_PREFIXES = ("/webhooks/",)

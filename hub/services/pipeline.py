@@ -23,6 +23,7 @@ from hub.services import views as view_service
 from hub.storage import locks
 from hub.sync.engine import note_channel_order
 from hub.storage.models import ObservationRow, RawEvent, Reservation, Source, utcnow
+from hub.warehouse import hooks as warehouse
 from semantic_layer.observation import OrderEvent
 
 log = logging.getLogger("zhongshu.pipeline")
@@ -55,6 +56,9 @@ async def process(
         payload = raw.payload if raw.payload is not None else json.loads(raw.body)
     except (ValueError, UnicodeDecodeError) as exc:
         return await _finish(session, raw, Outcome("failed", errors=[f"body is not JSON: {exc}"]))
+    handled = await warehouse.handle_raw(session, source, raw, payload, guarded_buckets=guarded_buckets)
+    if handled is not None:  # WMS confirmations (ship / receive), carrier tracking: the warehouse loop books them
+        return await _finish(session, raw, Outcome(handled.status, errors=handled.errors))
     result = sem.mappings.apply(kind, raw.topic, payload, raw_event_id=raw.id, received_at=raw.received_at,
                                 source=raw.source)  # fmt: skip
     result = enrich.resolve_skus(source, result)  # platform ids → the source's listed skus
@@ -70,7 +74,16 @@ async def process(
     outcome.observations = await obs_store.store(session, canonical)
     location = (source.default_location if source is not None else "") or default_location
     for order in result.orders:
-        outcome.reservations += await _apply_order(session, order, location, guarded_buckets, outcome.errors)
+        placements = await warehouse.route(session, source, order, payload)  # {} unless the source routes orders
+        if await warehouse.wms_ships(session, order):
+            continue  # a WMS delivery order carries it: the warehouse's confirmation ships it, not the marketplace
+        outcome.reservations += await _apply_order(session, order, location, guarded_buckets, outcome.errors,
+                                                   placements)  # fmt: skip
+        await warehouse.after_order(session, source, order, placements, payload, guarded_buckets=guarded_buckets)
+    if result.deltas:  # Qimen stockchange.report: the WMS's own changes, as adjust movements
+        booked = await warehouse.book_stock_changes(session, source, raw, payload, guarded_buckets=guarded_buckets)
+        if booked is not None:
+            outcome.errors += booked.errors
     await session.flush()
     rows = (await session.execute(select(ObservationRow).where(ObservationRow.id.in_(outcome.observations)))).scalars().all()
     physical = arbitration.arbitrated_types(sem)
@@ -94,12 +107,13 @@ def _order_skus(orders: list[OrderEvent]) -> set[str]:
 
 
 async def _apply_order(
-    session: AsyncSession, order: OrderEvent, location: str, guarded: list[str], errors: list[str]
+    session: AsyncSession, order: OrderEvent, location: str, guarded: list[str], errors: list[str],
+    placements: dict[str, str] | None = None,
 ) -> list[str]:
     keys = []
     for line in order.lines:
         key = f"{order.source}:{order.order_ref}:{line.sku}"
-        loc = line.location or location
+        loc = line.location or (placements or {}).get(line.sku) or location
         parents = (f"raw:{order.raw_event_id}",) if order.raw_event_id else ()
         try:
             async with session.begin_nested():

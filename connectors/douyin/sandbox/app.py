@@ -277,9 +277,7 @@ def create_app(
                 ], None
         if not gate.allow(app_key):
             return codes.FLOW_LIMITED, None
-        if faults.latency_ms:
-            await asyncio.sleep(faults.latency_ms / 1000)
-        fault = faults.next()
+        fault = await faults.play()
         fault_codes = {
             "rate_limit": codes.FLOW_LIMITED,
             "auth": DyCode(30001, "操作权限不足", "isv.app-permissions-insufficient", "应用无权限调用该接口"),

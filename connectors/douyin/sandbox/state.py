@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import itertools
-import secrets
-import threading
 from dataclasses import dataclass
 from typing import Any
+
+from connectors.testing.tokens import TokenIssuer
 
 # order_status values of order.searchList / push payloads
 UNPAID, PAID, SHIPPED, CANCELLED, FINISHED = 1, 2, 3, 4, 5
@@ -90,26 +90,17 @@ class Order:
         }
 
 
-@dataclass
-class Token:
-    access_token: str
-    refresh_token: str
-    expires_at: float
-
-
-class DouyinShop:
+class DouyinShop(TokenIssuer):
     """The shop behind one sandbox; thread-safe."""
 
     def __init__(self, catalog: dict[str, int], *, shop_id: int = 4463798, first_sku_id: int = 1740000000001) -> None:
+        super().__init__()
         self.shop_id = shop_id
-        self.lock = threading.RLock()
         self.skus: dict[int, Sku] = {}
         for n, (code, qty) in enumerate(catalog.items()):
             self.skus[first_sku_id + n] = Sku(first_sku_id + n, 3600000000001 + n, code, int(qty))
         self.orders: dict[str, Order] = {}
         self._ids = itertools.count(6920000000000000001)
-        self.tokens: dict[str, Token] = {}
-        self.refresh: dict[str, str] = {}
         self.idempotent: dict[str, str] = {}  # idempotent_id -> fingerprint of the first request
 
     def find(self, sku_id: Any = None, code: Any = None) -> Sku | None:
@@ -223,31 +214,3 @@ class DouyinShop:
             ]
             hits.sort(key=lambda o: (stamp(o), o.order_id), reverse=not ascending)
             return hits[page * size : (page + 1) * size], len(hits)
-
-    # -- tokens ------------------------------------------------------------------------------
-    def issue_token(self, now: float, ttl: float, token: str | None = None) -> Token:
-        with self.lock:
-            issued = Token(token or secrets.token_hex(16), secrets.token_hex(16), now + ttl)
-            self.tokens[issued.access_token] = issued
-            self.refresh[issued.refresh_token] = issued.access_token
-            return issued
-
-    def token_state(self, token: str | None, now: float) -> str:
-        if not token:
-            return "missing"
-        with self.lock:
-            found = self.tokens.get(token)
-            if found is None:
-                return "unknown"
-            return "expired" if found.expires_at <= now else "ok"
-
-    def expire_tokens(self, now: float) -> None:
-        with self.lock:
-            for token in self.tokens.values():
-                token.expires_at = now
-
-    def rotate(self, refresh_token: str, now: float, ttl: float) -> Token | None:
-        with self.lock:
-            if self.refresh.pop(refresh_token, None) is None:
-                return None
-            return self.issue_token(now, ttl)

@@ -9,7 +9,6 @@ JD cannot push: orders created through ``/_sandbox/events`` wait to be polled wi
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
@@ -237,9 +236,7 @@ def create_app(
             return _error(codes.INVALID_TOKEN)
         if not gate.allow(params["app_key"]):
             return _error(codes.CALL_LIMITED)
-        if faults.latency_ms:
-            await asyncio.sleep(faults.latency_ms / 1000)
-        fault = faults.next()
+        fault = await faults.play()
         if fault == "rate_limit":
             return _error(codes.CALL_LIMITED)
         if fault == "auth":

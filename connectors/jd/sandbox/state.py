@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import itertools
-import secrets
-import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from connectors.jd.signing import GMT8
+from connectors.testing.tokens import TokenIssuer
 
 ORDER_PAID = "WAIT_SELLER_STOCK_OUT"
 ORDER_SHIPPED = "WAIT_GOODS_RECEIVE_CONFIRM"
@@ -86,27 +85,18 @@ class Order:
         }
 
 
-@dataclass
-class Token:
-    access_token: str
-    refresh_token: str
-    expires_at: float
-
-
-class JdShop:
+class JdShop(TokenIssuer):
     """The shop behind one sandbox; every method is thread-safe."""
 
     def __init__(self, catalog: dict[str, int], *, vender_id: str = "10086", first_sku_id: int = 100001) -> None:
+        super().__init__()
         self.vender_id = vender_id
-        self.lock = threading.RLock()
         self.skus: dict[int, Sku] = {}
         for n, (outer_id, qty) in enumerate(catalog.items()):
             sku_id = first_sku_id + n
             self.skus[sku_id] = Sku(sku_id, outer_id, 200000 + n, int(qty))
         self.orders: dict[str, Order] = {}
         self._order_ids = itertools.count(230000000001)
-        self.tokens: dict[str, Token] = {}
-        self.refresh: dict[str, str] = {}
         self.codes: set[str] = set()
 
     # -- lookup ------------------------------------------------------------------------------
@@ -190,34 +180,3 @@ class JdShop:
             hits.sort(key=lambda o: (stamp(o), o.order_id), reverse=descending)
             first = (page - 1) * page_size
             return hits[first : first + page_size], len(hits)
-
-    # -- tokens ------------------------------------------------------------------------------
-    def issue_token(self, now: float, ttl: float, token: str | None = None) -> Token:
-        with self.lock:
-            issued = Token(token or secrets.token_hex(16), secrets.token_hex(16), now + ttl)
-            self.tokens[issued.access_token] = issued
-            self.refresh[issued.refresh_token] = issued.access_token
-            return issued
-
-    def token_state(self, token: str | None, now: float) -> str:
-        """``"ok"``, ``"missing"``, ``"unknown"`` or ``"expired"``."""
-        if not token:
-            return "missing"
-        with self.lock:
-            found = self.tokens.get(token)
-            if found is None:
-                return "unknown"
-            return "expired" if found.expires_at <= now else "ok"
-
-    def expire_tokens(self, now: float) -> None:
-        with self.lock:
-            for token in self.tokens.values():
-                token.expires_at = now
-
-    def rotate(self, refresh_token: str, now: float, ttl: float) -> Token | None:
-        """Trade a refresh token for a new pair; the old refresh token is spent."""
-        with self.lock:
-            old = self.refresh.pop(refresh_token, None)
-            if old is None:
-                return None
-            return self.issue_token(now, ttl)

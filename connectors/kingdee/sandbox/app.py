@@ -20,14 +20,13 @@ Operator endpoints (not part of Kingdee)::
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import secrets
 import time
 from typing import Any
 
-from litestar import Litestar, Request, Response, delete, get, post
+from litestar import Litestar, Request, Response, get, post
 from litestar.datastructures import Cookie
 
 from connectors.kingdee import signing
@@ -38,7 +37,9 @@ from connectors.kingdee.sandbox.state import (
     KingdeeState,
     parse_data,
 )
+from connectors.testing.erp_operator import erp_operator_routes, stall_after_save
 from connectors.testing.operator import Faults, RequestLog
+from connectors.testing.operator_routes import bad_request, operator_routes
 
 SERVICE_PREFIX = "kingdee.bos.webapi.servicesstub."
 TIMESTAMP_WINDOW = 600  # seconds; the gateway refused a 13-minute-old timestamp (platforms.md §5.3)
@@ -189,9 +190,7 @@ def create_app(
                                          "SuccessMessages": [], "MsgCode": 0},
                       "Id": voucher.id, "Number": voucher.number,
                       "NeedReturnData": [{"FVOUCHERGROUPNO": str(voucher.group_no), "FBillNo": voucher.number}]}
-            if state.timeout_after_save > 0:
-                state.timeout_after_save -= 1
-                await asyncio.sleep(state.timeout_seconds)  # saved; the client gives up before this answer
+            await stall_after_save(state)  # saved; the client gives up before this answer
             return _json({"Result": result})
         if op in ("submit", "audit", "unaudit", "delete"):
             found = state.find(data.get("Ids"), data.get("Numbers"))
@@ -225,9 +224,7 @@ def create_app(
         if not name.endswith(".common.kdsvc"):
             return Response(b"Not Found", status_code=404, media_type="text/plain")
         service = name[: -len(".common.kdsvc")]
-        if faults.latency_ms:
-            await asyncio.sleep(faults.latency_ms / 1000)
-        kind = faults.next()
+        kind = await faults.play()
         if kind:
             return fault_answer(kind)
         try:
@@ -250,61 +247,6 @@ def create_app(
         except KdError as exc:
             return _json(_status(exc.errors, exc.msg_code))
 
-    async def _body(request: Request[Any, Any, Any]) -> dict[str, Any]:
-        try:
-            body = json.loads(await request.body() or b"{}")
-        except ValueError:
-            raise ValueError("body is not valid JSON") from None
-        if not isinstance(body, dict):
-            raise ValueError("body must be a JSON object")
-        return body
-
-    def _bad(message: str, status: int = 400) -> Response[dict[str, str]]:
-        return Response({"error": message}, status_code=status)
-
-    @get("/_sandbox/vouchers")
-    async def list_vouchers() -> list[dict[str, Any]]:
-        return [v.view() for v in sorted(state.vouchers.values(), key=lambda x: x.id)]
-
-    @delete("/_sandbox/vouchers/{voucher_id:int}", status_code=200)
-    async def drop_voucher(voucher_id: int) -> Response[Any]:
-        if state.vouchers.pop(voucher_id, None) is None:
-            return _bad(f"no voucher with id {voucher_id}", 404)
-        return Response({"deleted": voucher_id})
-
-    @post("/_sandbox/knobs", status_code=200)
-    async def knobs(request: Request[Any, Any, Any]) -> Response[Any]:
-        try:
-            body = await _body(request)
-            state.timeout_after_save = int(body.get("timeout_after_save", state.timeout_after_save))
-            state.timeout_seconds = float(body.get("timeout_seconds", state.timeout_seconds))
-        except (ValueError, TypeError) as exc:
-            return _bad(f"bad knobs: {exc}")
-        return Response({"timeout_after_save": state.timeout_after_save, "timeout_seconds": state.timeout_seconds})
-
-    @post("/_sandbox/periods", status_code=200)
-    async def periods(request: Request[Any, Any, Any]) -> Response[Any]:
-        try:
-            body = await _body(request)
-            key = (str(body["book"]), str(body["period"]))
-        except (ValueError, KeyError) as exc:
-            return _bad(f"need book and period (YYYY-MM): {exc}")
-        (state.closed.add if body.get("closed", True) else state.closed.discard)(key)
-        return Response({"closed": sorted(map(list, state.closed))})
-
-    @post("/_sandbox/accounts", status_code=200)
-    async def add_account(request: Request[Any, Any, Any]) -> Response[Any]:
-        try:
-            body = await _body(request)
-            state.accounts[str(body["number"])] = str(body.get("name", body["number"]))
-        except (ValueError, KeyError) as exc:
-            return _bad(f"need number: {exc}")
-        return Response({"accounts": sorted(state.accounts)})
-
-    @get("/_sandbox/log")
-    async def get_log(since: int = 0) -> dict[str, Any]:
-        return {"requests": log.entries(since)}
-
     @get("/_sandbox/stock")
     async def stock() -> dict[str, Any]:
         """An ERP holds no channel stock; the closest figure is the GL balance per account."""
@@ -314,17 +256,13 @@ def create_app(
                 balances[e["_account"]] = balances.get(e["_account"], 0.0) + float(e["_debit"] - e["_credit"])
         return {"stock": {}, "balances": balances}
 
-    @post("/_sandbox/faults", status_code=200)
-    async def set_faults(request: Request[Any, Any, Any]) -> Response[Any]:
-        try:
-            faults.configure(await _body(request))
-        except (ValueError, TypeError) as exc:
-            return _bad(str(exc))
-        return Response(faults.state())
-
     @post("/_sandbox/events", status_code=200)
     async def events(request: Request[Any, Any, Any]) -> Response[Any]:
-        return _bad("the Kingdee sandbox emits no events: K/3 Cloud has no outbound push (poll ExecuteBillQuery)", 422)
+        return bad_request("the Kingdee sandbox emits no events: K/3 Cloud has no outbound push "
+                           "(poll ExecuteBillQuery)", 422)
 
-    return Litestar(route_handlers=[webapi, list_vouchers, drop_voucher, knobs, periods, add_account, get_log,
-                                    stock, set_faults, events], debug=False)
+    operator = erp_operator_routes(
+        state, chart=lambda: state.accounts, numeric_ids=True,
+        listed=lambda: [v.view() for v in sorted(state.vouchers.values(), key=lambda x: x.id)],
+    )
+    return Litestar(route_handlers=[webapi, *operator, stock, events, *operator_routes(log, faults)], debug=False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from dataclasses import dataclass, field
@@ -115,9 +114,7 @@ async def gateway(request: Request[Any, Any, Any], cmd: str) -> Response[Any]:
 
 
 async def _answer(sb: Sandbox, request: Request[Any, Any, Any], cmd: str, body: bytes) -> Response[Any]:
-    if sb.faults.latency_ms:
-        await asyncio.sleep(sb.faults.latency_ms / 1000)
-    fault = sb.faults.next()
+    fault = await sb.faults.play()
     if fault:
         status, code, msg = ERRORS[fault]
         return ng(code, msg, status)

@@ -18,16 +18,17 @@ POST /_sandbox/events (422: vouchers events are not emitted).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
 import time
 from collections import deque
 from typing import Any
 
-from litestar import Litestar, Request, Response, delete, get, post
+from litestar import Litestar, Request, Response, get, post
 
+from connectors.testing.erp_operator import erp_operator_routes, stall_after_save
 from connectors.testing.operator import Faults, RequestLog
+from connectors.testing.operator_routes import bad_request, operator_routes
 from connectors.yonyou import signing
 from connectors.yonyou.sandbox.state import YonError, YonyouState
 
@@ -68,9 +69,7 @@ def create_app(
                        body=raw, headers=dict(request.headers))
 
     async def fault() -> Response[bytes] | None:
-        if faults.latency_ms:
-            await asyncio.sleep(faults.latency_ms / 1000)
-        kind = faults.next()
+        kind = await faults.play()
         if kind is None:
             return None
         if kind == "rate_limit":
@@ -146,9 +145,7 @@ def create_app(
     async def add_voucher(body: dict[str, Any]) -> Response[bytes]:
         voucher = state.add(body)
         answer = _env("200", "OK", {k: v for k, v in voucher.record().items() if k != "bodies"})
-        if state.timeout_after_save > 0:
-            state.timeout_after_save -= 1
-            await asyncio.sleep(state.timeout_seconds)
+        await stall_after_save(state)
         return answer
 
     async def query_vouchers(body: dict[str, Any]) -> Response[bytes]:
@@ -187,66 +184,11 @@ def create_app(
     async def del_route(request: Request[Any, Any, Any]) -> Response[bytes]:
         return await guarded(request, remove)
 
-    async def _body(request: Request[Any, Any, Any]) -> dict[str, Any]:
-        try:
-            body = json.loads(await request.body() or b"{}")
-        except ValueError:
-            raise ValueError("body is not valid JSON") from None
-        if not isinstance(body, dict):
-            raise ValueError("body must be a JSON object")
-        return body
-
-    def _bad(message: str, status: int = 400) -> Response[dict[str, str]]:
-        return Response({"error": message}, status_code=status)
-
-    @get("/_sandbox/vouchers")
-    async def list_vouchers() -> list[dict[str, Any]]:
-        return [v.record() for v in state.vouchers.values()]
-
-    @delete("/_sandbox/vouchers/{voucher_id:str}", status_code=200)
-    async def drop_voucher(voucher_id: str) -> Response[Any]:
-        if state.vouchers.pop(voucher_id, None) is None:
-            return _bad(f"no voucher with id {voucher_id}", 404)
-        return Response({"deleted": voucher_id})
-
-    @post("/_sandbox/knobs", status_code=200)
-    async def knobs(request: Request[Any, Any, Any]) -> Response[Any]:
-        try:
-            body = await _body(request)
-            state.timeout_after_save = int(body.get("timeout_after_save", state.timeout_after_save))
-            state.timeout_seconds = float(body.get("timeout_seconds", state.timeout_seconds))
-        except (ValueError, TypeError) as exc:
-            return _bad(f"bad knobs: {exc}")
-        return Response({"timeout_after_save": state.timeout_after_save, "timeout_seconds": state.timeout_seconds})
-
-    @post("/_sandbox/periods", status_code=200)
-    async def periods(request: Request[Any, Any, Any]) -> Response[Any]:
-        try:
-            body = await _body(request)
-            key = (str(body["book"]), str(body["period"]))
-        except (ValueError, KeyError) as exc:
-            return _bad(f"need book and period (YYYY-MM): {exc}")
-        (state.closed.add if body.get("closed", True) else state.closed.discard)(key)
-        return Response({"closed": sorted(map(list, state.closed))})
-
-    @post("/_sandbox/accounts", status_code=200)
-    async def add_account(request: Request[Any, Any, Any]) -> Response[Any]:
-        try:
-            body = await _body(request)
-            state.subjects[str(body["number"])] = str(body.get("name", body["number"]))
-        except (ValueError, KeyError) as exc:
-            return _bad(f"need number: {exc}")
-        return Response({"accounts": sorted(state.subjects)})
-
     @post("/_sandbox/tokens/expire", status_code=200)
     async def expire_tokens() -> dict[str, int]:
         n = len(state.tokens)
         state.tokens.clear()
         return {"expired": n}
-
-    @get("/_sandbox/log")
-    async def get_log(since: int = 0) -> dict[str, Any]:
-        return {"requests": log.entries(since)}
 
     @get("/_sandbox/stock")
     async def stock() -> dict[str, Any]:
@@ -258,18 +200,11 @@ def create_app(
                 balances[code] = balances.get(code, 0.0) + b["debitOrg"] - b["creditOrg"]
         return {"stock": {}, "balances": balances}
 
-    @post("/_sandbox/faults", status_code=200)
-    async def set_faults(request: Request[Any, Any, Any]) -> Response[Any]:
-        try:
-            faults.configure(await _body(request))
-        except (ValueError, TypeError) as exc:
-            return _bad(str(exc))
-        return Response(faults.state())
-
     @post("/_sandbox/events", status_code=200)
     async def events() -> Response[Any]:
-        return _bad("the Yonyou sandbox emits no events (BIP event subscription is not emulated)", 422)
+        return bad_request("the Yonyou sandbox emits no events (BIP event subscription is not emulated)", 422)
 
-    return Litestar(route_handlers=[get_token, add_route, query_route, by_id_route, del_route, list_vouchers,
-                                    drop_voucher, knobs, periods, add_account, expire_tokens, get_log, stock,
-                                    set_faults, events], debug=False)
+    operator = erp_operator_routes(state, chart=lambda: state.subjects, numeric_ids=False,
+                                   listed=lambda: [v.record() for v in state.vouchers.values()])
+    return Litestar(route_handlers=[get_token, add_route, query_route, by_id_route, del_route, *operator,
+                                    expire_tokens, stock, events, *operator_routes(log, faults)], debug=False)

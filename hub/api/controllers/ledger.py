@@ -44,7 +44,7 @@ class LedgerController(Controller):
         self,
         hub: Hub,
         sku: str,
-        before_id: Annotated[int | None, Parameter(query="before_id", gt=0)] = None,
+        before_id: Annotated[int | None, Parameter(query="before_id", gt=0, le=2**63 - 1)] = None,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
     ) -> dict[str, Any]:
         stmt = select(MovementRow).where(MovementRow.sku == sku)

@@ -1,0 +1,366 @@
+"""Run seeds against the real stack: drive the plan, inject its faults, quiesce, check the invariants.
+
+One stack (fresh database, dedicated Redis db) serves a whole campaign; every seed has its own sandboxes,
+sources and skus (named after the seed), so ``--seed N`` alone replays seed N's workload and fault
+schedule on a fresh stack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from bench.chaos import invariants
+from bench.chaos.relay import Capture, Relay
+from bench.chaos.stack import Stack
+from bench.chaos.workload import LOCATION, Model, Step, plan
+from connectors.testing import run_sandbox
+from hub.sync.publish import PublishRule
+
+KEY, SECRET, TOKEN = "chaos-app", "chaos-app-secret", "chaos-access-token"
+SHOP_DOMAIN = "zhongshu-sandbox.myshopify.com"
+ORDER_TOPICS = frozenset({"orders/create", "orders/cancelled", "100", "101", "106"})
+DOUYIN_RULE = {"buffer": 1}
+DELIVERY_DEADLINE = 90.0
+QUIESCE_TIMEOUT = 120.0
+RECOVERY_CAP = 180.0
+
+
+@dataclass
+class SeedResult:
+    seed: int
+    steps: int
+    events: int = 0
+    faults: Counter[str] = field(default_factory=Counter)
+    violations: list[str] = field(default_factory=list)
+    recoveries: list[tuple[str, float]] = field(default_factory=list)
+    seconds: float = 0.0
+    skipped_orders: int = 0
+
+    @property
+    def slowest_recovery(self) -> float:
+        return max((s for _, s in self.recoveries), default=0.0)
+
+
+class SeedRun:
+    def __init__(self, stack: Stack, seed: int, steps: int) -> None:
+        self.stack, self.seed, self.n_steps = stack, seed, steps
+        self.skus = [f"C{seed}-{i}" for i in range(3)]
+        self.sources = {"shopify": f"shop_s{seed}", "douyin": f"dy_s{seed}"}
+        self.plan = plan(seed, steps, self.skus)
+        self.rng = random.Random(seed * 7919 + 1)  # delivery order and API choice; the plan has its own
+        self.model = Model(rules={"shopify": PublishRule(), "douyin": PublishRule.from_config(DOUYIN_RULE, {})})
+        self.result = SeedResult(seed, steps)
+        self.relay = Relay()
+        self.scheduled: list[tuple[float, Capture]] = []  # (due step, capture); inf = late
+        self.background: set[asyncio.Task[Any]] = set()
+        self.held: list[Capture] = []
+        self.order_ids: dict[int, str] = {}  # plan index -> platform order id
+        self.order_keys: dict[int, str] = {}
+        self.sandboxes: dict[str, str] = {}
+        self.douyin_ids: dict[str, int] = {}
+        self.http = httpx.AsyncClient(timeout=10, headers={"Authorization": f"Bearer {stack.token}"})
+
+    # -- plumbing -----------------------------------------------------------------------------------
+    def api(self) -> str:
+        alive = [p.url for p in self.stack.procs.values() if p.kind == "api" and p.alive()]
+        return self.rng.choice(alive or self.stack.api_urls)
+
+    async def call(self, method: str, path: str, ok: tuple[int, ...] = (200, 201, 202), **kw: Any) -> httpx.Response:
+        """An API call, retried across processes until it is answered (a kill or restart is not an answer)."""
+        deadline = time.monotonic() + DELIVERY_DEADLINE
+        delay = 0.05
+        while True:
+            try:
+                r = await self.http.request(method, self.api() + path, **kw)
+                if r.status_code in ok or (400 <= r.status_code < 500 and r.status_code not in (408, 429)):
+                    return r
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{method} {path}: no answer within {DELIVERY_DEADLINE}s")
+            await asyncio.sleep(delay)
+            delay = min(1.0, delay * 2)
+
+    async def deliver(self, cap: Capture) -> None:
+        """One delivery of a captured push, retried until the hub acknowledges it (as the platform would)."""
+        deadline = time.monotonic() + DELIVERY_DEADLINE
+        delay = 0.05
+        refusals = 0
+        while True:
+            try:
+                r = await self.http.post(f"{self.api()}/webhooks/{cap.source}", content=cap.body, headers=cap.headers)
+                cap.deliveries += 1
+                if r.status_code == 200 and (self.relay.platforms[cap.source] != "douyin" or r.json().get("code") == 0):
+                    cap.acked = True
+                    return
+                if r.status_code in (400, 401, 403, 404):
+                    refusals += 1
+                    cap.refused = f"{r.status_code} {r.text[:200]}"
+                    if refusals >= 3:
+                        return
+            except (httpx.HTTPError, ValueError):
+                pass
+            if time.monotonic() > deadline:
+                return
+            await asyncio.sleep(delay)
+            delay = min(1.0, delay * 2)
+
+    def spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+    def pump(self) -> None:
+        """Route new captures: channel-side pushes (stock levels after the hub's writes) are delivered at
+        once in the background; order pushes wait in ``held`` for the step that caused them."""
+        for cap in self.relay.take():
+            if ORDER_TOPICS & set(cap.topics):
+                self.held.append(cap)
+            else:
+                self.spawn(self.deliver(cap))
+
+    async def pump_forever(self) -> None:
+        while True:
+            self.pump()
+            await asyncio.sleep(0.05)
+
+    # -- setup --------------------------------------------------------------------------------------
+    async def register(self, relay_url: str) -> None:
+        shop_sb, dy_sb = self.sandboxes["shopify"], self.sandboxes["douyin"]
+        async with httpx.AsyncClient(timeout=10) as sb:
+            shop_stock = (await sb.get(f"{shop_sb}/_sandbox/stock")).json()["stock"]
+            dy_stock = (await sb.get(f"{dy_sb}/_sandbox/stock")).json()["stock"]
+        self.douyin_ids = {s: dy_stock[s]["sku_id"] for s in self.skus}
+        shop_listings = {s: {"inventory_item_id": shop_stock[s]["inventory_item_id"],
+                             "location_id": shop_stock[s]["location_id"]} for s in self.skus}  # fmt: skip
+        sources = [
+            ("shopify", shop_sb, shop_listings, {"shop_domain": SHOP_DOMAIN, "poll": False},
+             {"app_key": KEY, "app_secret": SECRET, "access_token": TOKEN}),
+            ("douyin", dy_sb, {s: {"sku_id": i} for s, i in self.douyin_ids.items()},
+             {"poll": False, "publish": DOUYIN_RULE}, {"app_key": KEY, "app_secret": SECRET, "access_token": TOKEN}),
+        ]  # fmt: skip
+        for platform, url, listings, settings, creds in sources:
+            name = self.sources[platform]
+            self.relay.platforms[name] = platform
+            r = await self.call("POST", "/api/v1/sources", json={
+                "name": name, "platform": platform, "base_url": url, "default_location": LOCATION,
+                "listings": listings, "settings": settings})  # fmt: skip
+            if r.status_code != 201 and "exists already" not in r.text:
+                raise RuntimeError(f"cannot register {name}: {r.status_code} {r.text}")
+            r = await self.call("PUT", f"/api/v1/sources/{name}/credentials", json={"credentials": creds})
+            if r.status_code != 200:
+                raise RuntimeError(f"cannot set credentials of {name}: {r.status_code} {r.text}")
+
+    # -- steps --------------------------------------------------------------------------------------
+    async def receive(self, index: int, step: Step) -> None:
+        key = f"rcv-s{self.seed}-{index}"
+        body = {"movements": [{"key": key, "sku": step.sku, "qty": step.qty, "from": "supplier",
+                               "to": f"{LOCATION}/free", "kind": "receive"}]}  # fmt: skip
+        answered = False
+        for _ in range(step.copies):  # a client that retries (same key): must count once
+            r = await self.call("POST", "/api/v1/movements", json=body)
+            if r.status_code == 201:
+                answered = True
+            else:
+                self.result.violations.append(f"receipt refused: {key} {r.status_code} {r.text[:200]}")
+        if answered:
+            self.model.receive(step.sku, step.qty)
+        self.result.events += step.copies
+
+    async def sandbox_event(self, channel: str, body: dict[str, Any]) -> httpx.Response:
+        async with httpx.AsyncClient(timeout=30) as sb:
+            return await sb.post(f"{self.sandboxes[channel]}/_sandbox/events", json=body)
+
+    async def channel_stock(self, channel: str) -> dict[str, int]:
+        async with httpx.AsyncClient(timeout=10) as sb:
+            stock = (await sb.get(f"{self.sandboxes[channel]}/_sandbox/stock")).json()["stock"]
+        if channel == "shopify":
+            return {s: int(stock[s]["available"]) for s in self.skus}
+        return {s: int(stock[s]["stock_num"]) - int(stock[s]["prehold_stock_num"]) for s in self.skus}
+
+    async def order(self, index: int, step: Step) -> None:
+        shown = (await self.channel_stock(step.channel))[step.sku]
+        qty = min(step.qty, self.model.budget(step.sku), shown)
+        if qty <= 0:  # the hub could not honour it: the plan's order is skipped, not oversold
+            self.result.skipped_orders += 1
+            return
+        if step.channel == "shopify":
+            r = await self.sandbox_event("shopify", {"type": "order", "sku": step.sku, "quantity": qty})
+            order_id = str(r.json()["order"]["id"]) if r.status_code == 201 else ""
+        else:
+            r = await self.sandbox_event("douyin", {"type": "order", "sku": step.sku, "qty": qty})
+            order_id = str(r.json().get("order_id", "")) if r.status_code == 200 else ""
+        if not order_id:
+            self.result.skipped_orders += 1
+            return
+        key = f"{step.channel}:{order_id}"
+        self.order_ids[index], self.order_keys[index] = order_id, key
+        self.model.order(key, step.sku, qty)
+        await self.schedule(index, step, expected=1 if step.channel == "shopify" else 2)
+
+    async def cancel(self, index: int, step: Step) -> None:
+        order_id = self.order_ids.get(step.ref)
+        if order_id is None:
+            return
+        body: dict[str, Any] = {"type": "cancel", "order_id": int(order_id) if step.channel == "shopify" else order_id}
+        r = await self.sandbox_event(step.channel, body)
+        if r.status_code not in (200, 201):
+            self.result.violations.append(f"sandbox refused cancel {order_id}: {r.text[:200]}")
+            return
+        self.model.cancel(self.order_keys[step.ref])
+        await self.schedule(index, step, expected=1)
+
+    async def schedule(self, index: int, step: Step, *, expected: int) -> None:
+        deadline = time.monotonic() + 5
+        while len(self.held) < expected and time.monotonic() < deadline:
+            self.pump()
+            if len(self.held) < expected:
+                await asyncio.sleep(0.01)
+        caps, self.held = self.held[:expected], self.held[expected:]
+        if len(caps) < expected:
+            self.result.violations.append(f"step {index}: the sandbox pushed {len(caps)} of {expected} order messages")
+        assert step.delivery is not None
+        for cap in caps:
+            self.result.events += len(step.delivery.offsets)
+            for offset in step.delivery.offsets:
+                self.scheduled.append((float("inf") if offset is None else index + offset, cap))
+        for kind in step.delivery.kinds:
+            self.result.faults[kind] += 1
+
+    async def deliver_due(self, index: float) -> None:
+        due = [c for d, c in self.scheduled if d <= index]
+        self.scheduled = [(d, c) for d, c in self.scheduled if d > index]
+        self.rng.shuffle(due)
+        for cap in due:
+            await self.deliver(cap)
+
+    async def fault(self, index: int, step: Step) -> None:
+        self.result.faults[step.fault] += 1
+        if step.fault in ("api_kill", "worker_kill"):
+            marks = await invariants.marks(self.stack)
+            killed = time.monotonic()
+            self.stack.kill(step.target)
+            self.spawn(self.recover(step, marks, killed))
+        elif step.fault == "pg_restart":
+            self.spawn(self.stack.pg_fault())
+        elif step.fault == "redis_flush":
+            await self.stack.flush_redis()
+        elif step.fault in ("sandbox_5xx", "sandbox_429", "sandbox_latency"):
+            body: dict[str, Any] = {"force_error": {"kind": "server", "count": step.qty}} if step.fault == "sandbox_5xx" \
+                else {"force_429": step.qty} if step.fault == "sandbox_429" else {"latency_ms": step.qty}
+            async with httpx.AsyncClient(timeout=10) as sb:
+                await sb.post(f"{self.sandboxes[step.target]}/_sandbox/faults", json=body)
+            if step.fault == "sandbox_latency":
+                self.spawn(self._latency_off(step.target))
+        elif step.fault == "credentials_rotate":
+            name = self.sources[step.target]
+            r = await self.call("PUT", f"/api/v1/sources/{name}/credentials", json={
+                "credentials": {"app_key": KEY, "app_secret": SECRET, "access_token": TOKEN}})  # fmt: skip
+            if r.status_code != 200:
+                self.result.violations.append(f"credentials rotation refused: {r.status_code} {r.text[:200]}")
+
+    async def _latency_off(self, channel: str) -> None:
+        await asyncio.sleep(2.0)
+        async with httpx.AsyncClient(timeout=10) as sb:
+            await sb.post(f"{self.sandboxes[channel]}/_sandbox/faults", json={"latency_ms": 0})
+
+    async def recover(self, step: Step, marks: tuple[int, int], killed: float) -> None:
+        await asyncio.sleep(step.pause)
+        await self.stack.restart(step.target)
+        seconds = await invariants.drained(self.stack, marks, since=killed, cap=RECOVERY_CAP)
+        self.result.recoveries.append((step.fault, seconds))
+
+    # -- the run ------------------------------------------------------------------------------------
+    async def run(self) -> SeedResult:
+        started = time.monotonic()
+        from connectors.douyin.sandbox import create_app as douyin_app
+        from connectors.shopify.sandbox import create_app as shopify_app
+
+        with run_sandbox(self.relay) as relay_url, \
+             run_sandbox(shopify_app(app_key=KEY, app_secret=SECRET, access_token=TOKEN, skus={s: 0 for s in self.skus},
+                                     hub_url=f"{relay_url}/{self.sources['shopify']}", rest_bucket=1000)) as shop_url, \
+             run_sandbox(douyin_app(app_key=KEY, app_secret=SECRET, access_token=TOKEN,
+                                    hub_url=f"{relay_url}/{self.sources['douyin']}", catalog={s: 0 for s in self.skus},
+                                    rate_limit_per_second=200, rate_limit_burst=200)) as dy_url:  # fmt: skip
+            self.sandboxes = {"shopify": shop_url, "douyin": dy_url}
+            pumping = asyncio.get_running_loop().create_task(self.pump_forever())
+            try:
+                await self.register(relay_url)
+                await self.drive()
+                await self.settle()
+                self.result.violations += await invariants.check(self)
+            finally:
+                pumping.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pumping
+                for task in list(self.background):
+                    task.cancel()
+                await asyncio.gather(*self.background, return_exceptions=True)
+                await self.disable()
+                await self.http.aclose()
+        self.result.seconds = time.monotonic() - started
+        return self.result
+
+    async def drive(self) -> None:
+        for index, step in enumerate(self.plan):
+            if step.kind == "receive":
+                await self.receive(index, step)
+            elif step.kind == "order":
+                await self.order(index, step)
+            elif step.kind == "cancel":
+                await self.cancel(index, step)
+            else:
+                await self.fault(index, step)
+            await self.deliver_due(index)
+            self.result.violations += await invariants.cheap(self)
+
+    async def settle(self) -> None:
+        """Deliver the late pushes, let every restart finish, then wait until nothing is left to do."""
+        await self.deliver_due(float("inf"))
+        self.pump()
+        for cap in self.held:  # order pushes no step claimed (none expected): delivered too
+            self.spawn(self.deliver(cap))
+        self.held = []
+        deadline = time.monotonic() + QUIESCE_TIMEOUT + RECOVERY_CAP
+        while self.background and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            self.pump()
+        for name, proc in self.stack.procs.items():
+            if not proc.alive():
+                self.result.violations.append(f"process {name} not running after the run")
+                await self.stack.restart(name)
+        problem = await invariants.quiesce(self, QUIESCE_TIMEOUT)
+        if problem:
+            self.result.violations.append(problem)
+
+    async def disable(self) -> None:
+        for name in self.sources.values():
+            with contextlib.suppress(Exception):
+                await self.call("PATCH", f"/api/v1/sources/{name}", json={"enabled": False})
+
+
+def steps_for(seconds: float) -> int:
+    return max(12, int(seconds * 6))
+
+
+async def run_campaign(seeds: list[int], *, seconds: float, plant: str | None = None, pg_fault: str = "restart",
+                       redis_db: int = 11, echo: Any = print) -> list[SeedResult]:  # fmt: skip
+    results = []
+    async with Stack(redis_db=redis_db, plant=plant, pg_fault=pg_fault) as stack:
+        for seed in seeds:
+            result = await SeedRun(stack, seed, steps_for(seconds)).run()
+            results.append(result)
+            state = "ok" if not result.violations else f"{len(result.violations)} VIOLATION(S)"
+            echo(f"seed {seed}: {result.events} events, faults {dict(sorted(result.faults.items()))}, "
+                 f"slowest recovery {result.slowest_recovery:.2f}s, {result.seconds:.1f}s: {state}")  # fmt: skip
+            for v in result.violations:
+                echo(f"  seed {seed} violation: {v}")
+    return results

@@ -1,0 +1,136 @@
+"""The pipeline's doors into the warehouse loop (``hub.services.pipeline`` calls these, in its transaction).
+
+- :func:`handle_raw` — a raw event the mappings do not turn into stock figures: Qimen ``*.confirm``
+  (ship / receive) and ``stockchange.report`` (adjust), TMS tracking pushes. ``None``: not ours.
+- :func:`route` / :func:`after_order` / :func:`wms_ships` — marketplace orders: where to reserve, the
+  delivery order after the reservation, the WMS cancel after a marketplace cancel, and whether the
+  marketplace's own "shipped" must wait for the warehouse's confirmation.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from connectors.qimen.messages import CONFIRM_METHODS, MessageError, parse_order_confirm, parse_stock_changes, short_method
+from connectors.tms.tracking import TrackingError, parse_result
+from hub import lineage
+from hub.storage.models import RawEvent, Source
+from hub.storage.models_warehouse import DeliveryOrder, TrackingEvent
+from hub.storage.sql import insert
+from hub.warehouse import inbound, outbound, stock
+from semantic_layer.observation import OrderEvent
+
+log = logging.getLogger("zhongshu.warehouse")
+RETURN_STATES = ("returning", "returned")  # 退回, 退签: the parcel is coming back to the warehouse
+
+
+@dataclass
+class Handled:
+    status: str = "processed"
+    errors: list[str] = field(default_factory=list)
+    movements: list[int] = field(default_factory=list)
+
+
+async def handle_raw(
+    session: AsyncSession, source: Source | None, raw: RawEvent, payload: Any, *, guarded_buckets: Sequence[str]
+) -> Handled | None:
+    platform = source.platform if source is not None else ""
+    if platform == "qimen":
+        method = short_method(raw.topic or "")
+        if method in CONFIRM_METHODS:
+            return await _confirm(session, raw, method, payload, guarded_buckets)
+        return None
+    if platform == "tms" and (raw.topic or "").startswith("tracking/"):
+        return await _tracking(session, raw, payload, guarded_buckets)
+    return None
+
+
+async def _confirm(session: AsyncSession, raw: RawEvent, method: str, payload: Any,
+                   guarded_buckets: Sequence[str]) -> Handled:  # fmt: skip
+    try:
+        confirm = parse_order_confirm(method, payload if isinstance(payload, dict) else {})
+    except MessageError as exc:
+        return Handled("failed", [f"{method}: {exc}"])
+    if method == "deliveryorder.confirm":
+        errors = await outbound.on_delivery_confirm(session, confirm, raw_event_id=raw.id, wms_source=raw.source,
+                                                    guarded_buckets=guarded_buckets)  # fmt: skip
+    else:
+        errors = await inbound.on_inbound_confirm(session, confirm, raw_event_id=raw.id, wms_source=raw.source,
+                                                  guarded_buckets=guarded_buckets)  # fmt: skip
+    unknown = any("no such" in e for e in errors)
+    return Handled("failed" if unknown else "processed", errors)
+
+
+async def book_stock_changes(session: AsyncSession, source: Source | None, raw: RawEvent, payload: Any, *,
+                             guarded_buckets: Sequence[str]) -> Handled | None:  # fmt: skip
+    """``stockchange.report`` of a qimen source → adjust movements (the pipeline's mapped deltas)."""
+    if source is None or source.platform != "qimen" or short_method(raw.topic or "") != "stockchange.report":
+        return None
+    try:
+        changes = parse_stock_changes(payload if isinstance(payload, dict) else {})
+    except MessageError as exc:
+        return Handled("failed", [f"stockchange.report: {exc}"])
+    ids, errors = await stock.book_stock_changes(session, changes, wms_source=raw.source, raw_event_id=raw.id,
+                                                 guarded_buckets=guarded_buckets)  # fmt: skip
+    return Handled("processed", errors, ids)
+
+
+async def _tracking(session: AsyncSession, raw: RawEvent, payload: Any, guarded_buckets: Sequence[str]) -> Handled:
+    try:
+        track = parse_result((payload or {}).get("lastResult") if isinstance(payload, dict) else None)  # type: ignore[arg-type]
+    except TrackingError as exc:
+        return Handled("failed", [f"tracking: {exc}"])
+    do = await session.scalar(select(DeliveryOrder).where(DeliveryOrder.express_code == track.number).limit(1))
+    latest = track.nodes[0] if track.nodes else None
+    values = {"raw_event_id": raw.id, "express_code": track.number, "company": track.company,
+              "state": track.state_name, "delivery_order": do.code if do else None,
+              "context": (latest.context if latest else "")[:500], "scanned_at": latest.time if latest else ""}
+    await session.execute(insert(session, TrackingEvent).values(values).on_conflict_do_nothing(
+        index_elements=["raw_event_id"]))  # fmt: skip
+    parents = [f"raw:{raw.id}"] + ([f"delivery:{do.code}"] if do else [])
+    await lineage.record(session, f"tracking:{raw.id}", kind="tracking", parents=parents,
+                         label=f"{track.company} {track.number}: {track.state_name}")  # fmt: skip
+    if do is None:
+        return Handled("processed", [f"tracking number {track.number} belongs to no delivery order"])
+    do.tracking_state = track.state_name
+    if track.state_name in RETURN_STATES:
+        await inbound.return_for_delivery(session, do, guarded_buckets=guarded_buckets,
+                                          parents=[f"tracking:{raw.id}"])  # fmt: skip
+    await session.flush()
+    return Handled("processed")
+
+
+# -- marketplace orders ---------------------------------------------------------------------------------
+async def route(session: AsyncSession, source: Source | None, order: OrderEvent, payload: Any) -> dict[str, str]:
+    if order.kind not in ("created", "paid"):
+        return {}
+    return await outbound.route(session, source, order, payload)
+
+
+async def wms_ships(session: AsyncSession, order: OrderEvent) -> bool:
+    """The marketplace says 'shipped' for an order a WMS delivery order carries: the WMS confirm ships it."""
+    return order.kind == "shipped" and await outbound.fulfilled_by_wms(session, order)
+
+
+async def after_order(
+    session: AsyncSession, source: Source | None, order: OrderEvent, placements: dict[str, str], payload: Any, *,
+    guarded_buckets: Sequence[str],
+) -> None:  # fmt: skip
+    if order.kind in ("created", "paid") and placements:
+        await outbound.plan_delivery(session, source, order, placements, payload)
+    elif order.kind == "cancelled":
+        await outbound.on_order_cancelled(session, order)
+    elif order.kind == "returned":
+        orders = (await session.execute(select(DeliveryOrder).where(
+            DeliveryOrder.source == order.source, DeliveryOrder.order_ref == order.order_ref))).scalars().all()  # fmt: skip
+        wanted = {line.sku: int(line.qty) for line in order.lines}
+        parents = [f"raw:{order.raw_event_id}"] if order.raw_event_id else []
+        for do in orders:
+            await inbound.return_for_delivery(session, do, guarded_buckets=guarded_buckets, parents=parents,
+                                              quantities=wanted or None)  # fmt: skip
