@@ -87,14 +87,15 @@ def serve(
 @app.command()
 def up(
     port: Annotated[int | None, typer.Option(help="Hub port (default 8000).")] = None,
-    demo: Annotated[bool, typer.Option(help="Start the sandboxes as demo shops with traffic (--no-demo: hub only).")] = True,
-    sandbox_ports: Annotated[int, typer.Option(help="First sandbox port; the 9 sandboxes take it and the next 8 (0: any free).")] = 8101,
-    var_dir: Annotated[Path | None, typer.Option(help="Folder for the embedded database, keys, password and token (default ./var).")] = None,
+    demo: Annotated[bool, typer.Option(help="Sandboxes as demo shops with traffic (--no-demo: hub only).")] = True,
+    sandbox_ports: Annotated[int, typer.Option(help="First of 9 consecutive sandbox ports (0: any free).")] = 8101,
+    var_dir: Annotated[Path | None, typer.Option(help="Folder for database, keys, password, token (./var).")] = None,
     interval: Annotated[str, typer.Option(help="Seconds between demo events, MIN:MAX.")] = "1:3",
     snapshot_every: Annotated[float, typer.Option(min=0.5, help="Seconds between WMS inventory snapshots.")] = 30.0,
     quiet: Annotated[bool, typer.Option(help="Do not print a line per demo event.")] = False,
 ) -> None:
-    """Embedded demo (what `make run` does): the hub on SQLite with in-process jobs, every sandbox as a demo shop or system, gentle traffic."""
+    """Embedded demo (what `make run` does): the hub on SQLite with in-process jobs, every sandbox as a demo
+    shop or system registered as a source, gentle traffic between them."""
     settings = _up_settings(port, var_dir)
     if not demo:
         _upgrade(settings)

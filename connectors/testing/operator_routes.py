@@ -8,6 +8,7 @@ routes to its app; platform-specific operator routes (events, stock, settings) s
 
     GET  /_sandbox/log?since=0   {"requests": [...]} (+ "pushes": [...] when the sandbox pushes)
     POST /_sandbox/faults        the fault knobs (``Faults.configure``) -> their new state
+    GET  /_sandbox/stock         {"stock": ...} when the sandbox passes ``stock=`` (a callable)
 
 A refused faults body answers 400 ``{"error": "..."}``, or Litestar's ``{"status_code", "detail"}``
 with ``problem=True`` (the sandboxes that report every operator error through ``HTTPException``).
@@ -16,6 +17,7 @@ with ``problem=True`` (the sandboxes that report every operator error through ``
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -24,7 +26,7 @@ from litestar.handlers import HTTPRouteHandler
 
 from .operator import Faults, RequestLog
 
-__all__ = ["bad_request", "json_object", "operator_routes", "problem_json_object"]
+__all__ = ["bad_request", "json_events", "json_object", "operator_routes", "problem_json_object"]
 
 
 async def json_object(request: Request[Any, Any, Any]) -> dict[str, Any]:
@@ -36,6 +38,19 @@ async def json_object(request: Request[Any, Any, Any]) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ValueError("body must be a JSON object")
     return body
+
+
+async def json_events(request: Request[Any, Any, Any]) -> tuple[list[dict[str, Any]], bool]:
+    """A batch-capable ``/_sandbox/events`` body: one event object or a list of them.
+
+    Returns the events and whether a list was sent (answer with a list then); ``ValueError``
+    naming the problem.
+    """
+    data = json.loads(await request.body() or b"{}")
+    batch = data if isinstance(data, list) else [data]
+    if not all(isinstance(e, dict) for e in batch):
+        raise ValueError("each event must be a JSON object")
+    return batch, isinstance(data, list)
 
 
 async def problem_json_object(request: Request[Any, Any, Any]) -> dict[str, Any]:
@@ -58,12 +73,14 @@ def operator_routes(
     faults: Faults,
     *,
     pushes: list[Any] | None = None,
+    stock: Callable[[], Any] | None = None,
     problem: bool = False,
     media_type: str | None = None,
 ) -> list[HTTPRouteHandler]:
     """``GET /_sandbox/log`` and ``POST /_sandbox/faults`` over this sandbox's ``log`` and ``faults``.
 
     ``pushes`` (the list the sandbox appends its pushes to) is served next to the requests;
+    ``stock`` (what ``GET /_sandbox/stock`` shows under ``"stock"``) adds that route;
     ``problem`` reports a bad faults body as ``HTTPException`` (Litestar's error body);
     ``media_type`` overrides the JSON content type (platforms that answer ``charset=utf-8``).
     """
@@ -88,4 +105,8 @@ def operator_routes(
             return bad_request(str(exc), media_type=media_type)
         return answer(faults.state())
 
-    return [sandbox_log, sandbox_faults]
+    @get("/_sandbox/stock")
+    async def sandbox_stock() -> Response[Any]:
+        return answer({"stock": stock() if stock else {}})
+
+    return [sandbox_log, sandbox_faults] + ([sandbox_stock] if stock else [])

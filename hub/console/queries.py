@@ -188,3 +188,30 @@ async def table_rows(session: AsyncSession, name: str, *, limit: int = 50, where
 def _secret_column(name: str) -> bool:
     n = name.lower()
     return any(w in n for w in ("secret", "password", "token_hash", "credential", "private"))
+
+
+async def push_stats(session: AsyncSession, *, limit: int = 2000) -> dict[str, Any]:
+    """Push latency (change committed → platform acknowledged) over the latest pushes, by status, and drift."""
+    from hub.storage.models_sync import ListingState, Push
+
+    rows = (await session.execute(select(Push.latency_ms, Push.status).order_by(Push.id.desc()).limit(limit))).all()
+    latencies = sorted(r[0] for r in rows if r[0] is not None and r[1] == "ok")
+    by_status: dict[str, int] = {}
+    for _, status in rows:
+        by_status[status] = by_status.get(status, 0) + 1
+    drift = int(await session.scalar(select(func.count()).select_from(ListingState).where(
+        ListingState.drift.is_not(None), ListingState.drift != 0)) or 0)  # fmt: skip
+
+    def pct(p: float) -> float | None:
+        return round(latencies[min(len(latencies) - 1, int(p * len(latencies)))], 1) if latencies else None
+
+    return {"p50": pct(0.50), "p99": pct(0.99), "count": len(latencies), "by_status": by_status, "drift": drift}
+
+
+async def pushes(session: AsyncSession, *, status: str | None = None, limit: int = 50) -> list[Any]:
+    from hub.storage.models_sync import Push
+
+    stmt = select(Push)
+    if status:
+        stmt = stmt.where(Push.status == status)
+    return list((await session.execute(stmt.order_by(Push.id.desc()).limit(limit))).scalars())

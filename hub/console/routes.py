@@ -41,12 +41,13 @@ from hub.services import arbitration, ledger, pipeline
 from hub.services import observations as obs_store
 from hub.services import views as view_service
 from hub.services.uow import UnitOfWork
+from hub.sync import engine as sync_engine
 from hub.storage.models import DecisionRow, LineageNode, MovementRow, ObservationRow, RawEvent, ViewValue, utcnow
 from semantic_layer import cube
 from semantic_layer.stock_types import StockType
 
 AnyRequest = Request[Any, Any, Any]
-SYNC_TABLE_WORDS = ("push", "deliver", "subscription", "dead_letter", "outbound")
+SYNC_TABLE_WORDS = ("deliver", "subscription", "dead_letter", "outbound")
 VOUCHER_TABLE_WORDS = ("voucher", "reconcil")
 
 
@@ -140,13 +141,14 @@ async def overview(request: AnyRequest) -> Response[str]:
         jobs = await queries.jobs_by_state(session)
         dead = await queries.jobs(session, "dead", limit=10)
         quarantined = await queries.quarantine_count(session)
+        push_stats = await queries.push_stats(session)
     total = [0] * queries.SPARK_MINUTES
     for s in sources:
         counts = charts.per_minute(s["moments"], end=now, minutes=queries.SPARK_MINUTES)
         s["spark"] = charts.sparkline(counts, title=f"{s['name']}: {sum(counts)} in the last hour")
         total = [a + b for a, b in zip(total, counts, strict=True)]
     return page(request, "overview.html", nav="overview", sources=sources, raw=raw, jobs=jobs, dead=dead,
-                quarantined=quarantined, total_spark=charts.sparkline(total, width=240, height=36),
+                quarantined=quarantined, total_spark=charts.sparkline(total, width=240, height=36), push=push_stats,
                 total_events=sum(raw.values()), total_hour=sum(total))  # fmt: skip
 
 
@@ -407,8 +409,26 @@ async def sync_page(request: AnyRequest) -> Response[str]:
     async with _hub(request).sessionmaker() as session:
         dead = await queries.jobs(session, "dead")
         pending = await queries.jobs(session, "pending")
+        dead_pushes = await queries.pushes(session, status="dead")
+        recent_pushes = await queries.pushes(session, limit=30)
         tables = await _tables_like(session, SYNC_TABLE_WORDS)
-    return page(request, "sync.html", nav="sync", dead=dead, pending=pending, tables=tables)
+    return page(request, "sync.html", nav="sync", dead=dead, pending=pending, tables=tables,
+                dead_pushes=dead_pushes, recent_pushes=recent_pushes)  # fmt: skip
+
+
+@post("/pushes/{push_id:int}/retry", guards=OPERATOR, include_in_schema=False, status_code=200)
+async def retry_push(request: AnyRequest, push_id: int) -> Response[str]:
+    """Re-push a dead-lettered listing; the job reads the latest target when it runs."""
+    _same_origin(request)
+    hub = _hub(request)
+    async with UnitOfWork(hub.sessionmaker, hub.queue) as uow:
+        await sync_engine.retry_dead(uow.session, push_id)
+        await audit(uow.session, current_principal(request), "push.retry", f"push:{push_id}",
+                    before={"status": "dead"}, after={"status": "retried"}, request=request)  # fmt: skip
+        await uow.commit()
+    if _fragment(request):
+        return page(request, "_push_retried.html", push_id=push_id)
+    return Redirect(f"{BASE}/sync", status_code=303)  # type: ignore[return-value]
 
 
 @get("/vouchers", guards=VIEWER, include_in_schema=False)
@@ -533,7 +553,7 @@ def console_router() -> Router:
     static = create_static_files_router(path="/static", directories=[STATIC], opt=dict(PUBLIC_OPT),
                                         include_in_schema=False, name="console-static")  # fmt: skip
     handlers = [login_page, login_submit, logout, set_lang, overview, sku_page, sku_cube, lineage_page, node_detail,
-                conflicts_page, resolve_decision, sync_page, vouchers_page, retry_job, replay_raw, rules_page,
+                conflicts_page, resolve_decision, sync_page, vouchers_page, retry_job, retry_push, replay_raw, rules_page,
                 dry_run, static]  # fmt: skip
     return Router(
         path=BASE,

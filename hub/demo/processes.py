@@ -57,7 +57,9 @@ def spawn(name: str, argv: Sequence[str], *, env: Mapping[str, str] | None = Non
 
 
 def spawn_sandbox(name: str, factory: str, kwargs: Mapping[str, Any], *, port: int, host: str = "127.0.0.1") -> Child:
-    argv = [sys.executable, "-c", "from connectors.testing.sandbox_server import main; main()", factory,
+    quiet = ("import logging; logging.getLogger('httpx').setLevel(logging.WARNING); "  # no line per push
+             "from connectors.testing.sandbox_server import main; main()")
+    argv = [sys.executable, "-c", quiet, factory,
             "--kwargs", json.dumps(dict(kwargs)), "--host", host, "--port", str(port)]  # fmt: skip
     return spawn(name, argv, capture_stdout=True)
 

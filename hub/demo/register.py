@@ -84,8 +84,8 @@ async def seed_stock(api: httpx.AsyncClient, snapshot: Any, urls: Mapping[str, s
     shops, so the hub's first sync shows each shop its share of real stock."""
     for sku, qty in catalog.STOCK.items():  # opening stock: a purchase receipt with its cost, as finance knows it
         key = f"demo:opening:{catalog.WAREHOUSE}:{sku}"
-        _check(await api.post("/api/v1/vouchers/unit-costs", json={"movement_key": key, "unit_cost": catalog.UNIT_COST[sku]}),
-               f"unit cost of {sku}")  # fmt: skip
+        cost = {"movement_key": key, "unit_cost": catalog.UNIT_COST[sku]}
+        _check(await api.post("/api/v1/vouchers/unit-costs", json=cost), f"unit cost of {sku}")
         _check(await api.post("/api/v1/movements", json={"movements": [
             {"key": key, "sku": sku, "qty": qty, "from": "supplier", "to": f"{catalog.WAREHOUSE}/free",
              "kind": "receive"}]}), f"opening stock of {sku}", ok=(200, 201, 409))  # fmt: skip
@@ -100,3 +100,5 @@ async def seed_stock(api: httpx.AsyncClient, snapshot: Any, urls: Mapping[str, s
     for source in catalog.SHOPS:
         if source in urls:
             await list_skus(api, catalog.by_source(source), urls[source])
+    # fresh sandboxes show 0 while a reused database remembers what it pushed before: read them back now
+    _check(await api.post("/api/v1/sync/reconcile"), "reconcile the shops", ok=(200, 202))

@@ -13,7 +13,6 @@ import os
 import signal
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 from rich.console import Console
@@ -143,8 +142,9 @@ def _table(settings: Settings, hub_url: str, access: Access, urls: dict[str, str
                           f"admin API token (for the API docs' Authorize): {access.token_file}\n"
                           f"every sandbox: GET /_sandbox/stock, GET /_sandbox/log, POST /_sandbox/events",
                   caption_justify="left")  # fmt: skip
-    for column in ("what", "where", "hub source"):
-        table.add_column(column)
+    table.add_column("what")
+    table.add_column("where", overflow="fold")  # a URL is never cut short, however narrow the terminal
+    table.add_column("hub source")
     db = settings.database_url.split("///", 1)[-1] if settings.is_sqlite else "PostgreSQL"
     table.add_row("hub (in-process jobs)", f"{hub_url}  [dim]/health[/dim]", db)
     table.add_row("console", f"{hub_url}/console", "")

@@ -70,7 +70,7 @@ class Traffic:
                         await self._safely(event, self._send(sandboxes, event))
                 try:
                     await asyncio.wait_for(stop.wait(), timeout=self.rng.uniform(*self.interval))
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
 
     async def _send(self, client: httpx.AsyncClient, event: Event) -> Any:

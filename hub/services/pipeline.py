@@ -87,7 +87,8 @@ async def process(
     await session.flush()
     rows = (await session.execute(select(ObservationRow).where(ObservationRow.id.in_(outcome.observations)))).scalars().all()
     physical = arbitration.arbitrated_types(sem)
-    for row in rows:
+    # parts before the whole: damaged/quality_hold settle first, so on_hand's adjustment (into free) sees them
+    for row in sorted(rows, key=lambda r: (r.stock_type == "on_hand", r.id)):
         if row.canonical and row.stock_type in physical:
             decision = await arbitration.settle_cell(session, sem, row, guarded_buckets=guarded_buckets)
             if decision is not None:

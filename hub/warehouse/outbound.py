@@ -246,6 +246,8 @@ async def on_delivery_confirm(
         do.status = "partially_shipped"
     elif do.status in ("cancelling", "cancel_refused", "cancelled") and shipped_now:
         do.status = "shipped"  # shipped although cancelled: the shipment wins
+    if lines and all(ln.shipped >= ln.planned for ln in lines) and do.status != "partially_shipped":
+        do.status = "shipped"  # a partial confirmation that came after the final completed it
     do.updated_at = utcnow()
     await session.flush()
     return errors

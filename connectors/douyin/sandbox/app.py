@@ -24,6 +24,7 @@ from litestar import Litestar, Request, Response, get, post
 
 from connectors.testing import Faults, RequestLog
 from connectors.testing.gate import RateGate, ReplayCache
+from connectors.testing.operator_routes import json_events, operator_routes
 
 from .. import codes
 from ..codes import DyCode, envelope
@@ -80,8 +81,11 @@ def equivalent_status(code: DyCode | None) -> int:
     return 400 if code.code < 50000 else 422
 
 
+JSON = "application/json; charset=utf-8"
+
+
 def _json(body: Any, status: int = 200) -> Response[Any]:
-    return Response(content=body, status_code=status, media_type="application/json; charset=utf-8")
+    return Response(content=body, status_code=status, media_type=JSON)
 
 
 def create_app(
@@ -440,10 +444,7 @@ def create_app(
     @post("/_sandbox/events", status_code=200)
     async def events(request: Request[Any, Any, Any]) -> Response[Any]:
         try:
-            data = json.loads(await request.body() or b"{}")
-            batch = data if isinstance(data, list) else [data]
-            if not all(isinstance(e, dict) for e in batch):
-                raise ValueError("each event must be a JSON object")
+            batch, many = await json_events(request)
             results, messages = [], []
             for event in batch:
                 result, msgs = apply_event(event)
@@ -451,17 +452,9 @@ def create_app(
                 messages.extend(msgs)
         except (ValueError, TypeError) as exc:
             return _json({"error": str(exc)}, 400)
-        combine = bool(data.get("batch")) if isinstance(data, dict) else False
-        await enqueue(messages, batch=combine or isinstance(data, list))
-        return _json(results if isinstance(data, list) else results[0])
-
-    @get("/_sandbox/log")
-    async def read_log(since: int = 0) -> Response[Any]:
-        return _json({"requests": log.entries(since)})
-
-    @get("/_sandbox/stock")
-    async def read_stock() -> Response[Any]:
-        return _json({"stock": shop.stock_view()})
+        combine = not many and bool(batch[0].get("batch"))
+        await enqueue(messages, batch=combine or many)
+        return _json(results if many else results[0])
 
     @get("/_sandbox/pushes")
     async def read_pushes() -> Response[Any]:
@@ -487,16 +480,15 @@ def create_app(
             {"access_token": issued.access_token, "refresh_token": issued.refresh_token, "shop_id": shop.shop_id}
         )
 
-    @post("/_sandbox/faults", status_code=200)
-    async def set_faults(request: Request[Any, Any, Any]) -> Response[Any]:
-        try:
-            faults.configure(json.loads(await request.body() or b"{}"))
-        except (ValueError, TypeError, AttributeError) as exc:
-            return _json({"error": str(exc)}, 400)
-        return _json(faults.state())
-
     app = Litestar(
-        route_handlers=[gateway, events, read_log, read_stock, read_pushes, redeliver, read_token, set_faults],
+        route_handlers=[
+            gateway,
+            events,
+            read_pushes,
+            redeliver,
+            read_token,
+            *operator_routes(log, faults, stock=shop.stock_view, media_type=JSON),
+        ],
         debug=False,
     )
     app.state.shop = shop

@@ -20,6 +20,7 @@ from litestar import Litestar, Request, Response, get, post, route
 
 from connectors.testing import Faults, RequestLog
 from connectors.testing.gate import RateGate, ReplayCache
+from connectors.testing.operator_routes import json_events, operator_routes
 
 from .. import codes
 from ..signing import parse_timestamp, response_root
@@ -39,8 +40,11 @@ class BusinessError(Exception):
         self.err_code, self.message = err_code, message
 
 
+JSON = "application/json;charset=utf-8"
+
+
 def _json(body: Any, status: int = 200) -> Response[Any]:
-    return Response(content=body, status_code=status, media_type="application/json;charset=utf-8")
+    return Response(content=body, status_code=status, media_type=JSON)
 
 
 # JD answers everything with HTTP 200; the log's ``status`` is the HTTP-equivalent outcome
@@ -346,22 +350,11 @@ def create_app(
     @post("/_sandbox/events", status_code=200)
     async def events(request: Request[Any, Any, Any]) -> Response[Any]:
         try:
-            data = json.loads(await request.body() or b"{}")
-            batch = data if isinstance(data, list) else [data]
-            if not all(isinstance(e, dict) for e in batch):
-                raise ValueError("each event must be a JSON object")
+            batch, many = await json_events(request)
             results = [apply_event(e) for e in batch]
         except (ValueError, TypeError) as exc:
             return _json({"error": str(exc)}, 400)
-        return _json(results if isinstance(data, list) else results[0])
-
-    @get("/_sandbox/log")
-    async def read_log(since: int = 0) -> Response[Any]:
-        return _json({"requests": log.entries(since)})
-
-    @get("/_sandbox/stock")
-    async def read_stock() -> Response[Any]:
-        return _json({"stock": shop.stock_view()})
+        return _json(results if many else results[0])
 
     @get("/_sandbox/orders")
     async def read_orders() -> Response[Any]:
@@ -372,25 +365,15 @@ def create_app(
     async def read_token() -> Response[Any]:
         return _json({"access_token": issued.access_token, "refresh_token": issued.refresh_token})
 
-    @post("/_sandbox/faults", status_code=200)
-    async def set_faults(request: Request[Any, Any, Any]) -> Response[Any]:
-        try:
-            faults.configure(json.loads(await request.body() or b"{}"))
-        except (ValueError, TypeError, AttributeError) as exc:
-            return _json({"error": str(exc)}, 400)
-        return _json(faults.state())
-
     app = Litestar(
         route_handlers=[
             router,
             oauth_access_token,
             oauth_refresh_token,
             events,
-            read_log,
-            read_stock,
             read_orders,
             read_token,
-            set_faults,
+            *operator_routes(log, faults, stock=shop.stock_view, media_type=JSON),
         ],
         debug=False,
     )
