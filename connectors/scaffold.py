@@ -214,10 +214,11 @@ from typing import Any
 from urllib.parse import urlparse
 
 import httpx
-from litestar import Litestar, Request, Response, get, post, route
+from litestar import Litestar, Request, Response, post, route
 from litestar.exceptions import HTTPException
 
 from connectors.testing.operator import Faults, RequestLog
+from connectors.testing.operator_routes import operator_routes, problem_json_object
 
 FAULTS = {"rate_limit": (429, "throttled"), "server": (503, "busy"), "auth": (401, "unauthorized"),
           "not_found": (404, "not_found"), "invalid": (422, "invalid")}
@@ -234,6 +235,9 @@ class State:
         self.orders: dict[int, dict[str, Any]] = {}
         self.ids = itertools.count(1001)
         self.log, self.faults = RequestLog(), Faults()
+
+    def stock_view(self) -> dict[str, Any]:
+        return {sku: {"available": n} for sku, n in self.stock.items()}
 
     async def push(self, payload: dict[str, Any]) -> int | None:
         if not self.hub_url:
@@ -300,19 +304,9 @@ async def _answer(st: State, request: Request[Any, Any, Any], path: str, body: b
     return _error(404, "not_found", f"no {request.method} /api/{path}")
 
 
-async def _json(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    try:
-        data = json.loads(await request.body() or b"{}")
-    except ValueError:
-        raise HTTPException(status_code=400, detail="body must be JSON") from None
-    if not isinstance(data, dict):
-        raise HTTPException(status_code=400, detail="body must be a JSON object")
-    return data
-
-
 @post("/_sandbox/events", status_code=201)
 async def events(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    st, data = _state(request), await _json(request)
+    st, data = _state(request), await problem_json_object(request)
     try:
         if data.get("type") == "order":
             sku, qty = str(data["sku"]), int(data.get("quantity", 1))
@@ -338,32 +332,14 @@ async def events(request: Request[Any, Any, Any]) -> dict[str, Any]:
     return {"record_id": str(order["id"]), "order": order, "pushes": [await st.push(order)]}
 
 
-@get("/_sandbox/log")
-async def log(request: Request[Any, Any, Any], since: int = 0) -> dict[str, Any]:
-    return {"requests": _state(request).log.entries(since)}
-
-
-@get("/_sandbox/stock")
-async def stock(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    return {"stock": {sku: {"available": n} for sku, n in _state(request).stock.items()}}
-
-
-@post("/_sandbox/faults", status_code=200)
-async def faults(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    st = _state(request)
-    try:
-        st.faults.configure(await _json(request))
-    except (ValueError, TypeError, AttributeError) as exc:
-        raise HTTPException(status_code=400, detail=str(exc)) from None
-    return st.faults.state()
-
-
 def create_app(*, app_key: str = "", app_secret: str, access_token: str = "token", hub_url: str | None = None,
                skus: list[str] | None = None) -> Litestar:
     """The sandbox; ``app_key`` is accepted for the common sandbox signature and unused."""
-    app = Litestar(route_handlers=[api, events, log, stock, faults], debug=False)
-    app.state.sandbox = State(app_secret=app_secret, access_token=access_token, hub_url=hub_url,
-                              skus=skus or ["SKU-A", "SKU-B", "SKU-C"])
+    st = State(app_secret=app_secret, access_token=access_token, hub_url=hub_url,
+               skus=skus or ["SKU-A", "SKU-B", "SKU-C"])
+    operator = operator_routes(st.log, st.faults, stock=st.stock_view, problem=True)  # /_sandbox/log|faults|stock
+    app = Litestar(route_handlers=[api, events, *operator], debug=False)
+    app.state.sandbox = st
     return app
 '''
 

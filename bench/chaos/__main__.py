@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -48,10 +49,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="PostgreSQL fault: restart the cluster, or terminate the hub's backends only")
     parser.add_argument("--redis-db", type=int, default=11, help="dedicated Redis db index (FLUSHDB'd)")
     parser.add_argument("--plant", default=None, help="planted bug for the campaign's own test (tests/chaos/plants)")
+    parser.add_argument("--keep", action="store_true", help="keep the database and process logs afterwards")
     args = parser.parse_args(argv)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     seeds = [args.seed] if args.seed is not None else list(range(args.first, args.first + args.seeds))
     results = asyncio.run(run_campaign(seeds, seconds=args.seconds, plant=args.plant, pg_fault=args.pg_fault,
-                                       redis_db=args.redis_db))  # fmt: skip
+                                       redis_db=args.redis_db, keep=args.keep))  # fmt: skip
     print(table(results))
     return 1 if any(r.violations for r in results) else 0
 

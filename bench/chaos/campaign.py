@@ -352,9 +352,11 @@ def steps_for(seconds: float) -> int:
 
 
 async def run_campaign(seeds: list[int], *, seconds: float, plant: str | None = None, pg_fault: str = "restart",
-                       redis_db: int = 11, echo: Any = print) -> list[SeedResult]:  # fmt: skip
+                       redis_db: int = 11, keep: bool = False, echo: Any = print) -> list[SeedResult]:  # fmt: skip
     results = []
-    async with Stack(redis_db=redis_db, plant=plant, pg_fault=pg_fault) as stack:
+    async with Stack(redis_db=redis_db, plant=plant, pg_fault=pg_fault, keep=keep) as stack:
+        if stack.schema_gaps:
+            echo(f"WARNING: migrations do not create {', '.join(stack.schema_gaps)}; created from the models")
         for seed in seeds:
             result = await SeedRun(stack, seed, steps_for(seconds)).run()
             results.append(result)

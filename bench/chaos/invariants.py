@@ -184,12 +184,13 @@ async def _lineage(conn: asyncpg.Connection, run: SeedRun) -> list[str]:
         kinds = await conn.fetchval(walk, f"movement:{m['id']}") or []
         if "raw_event" not in kinds:
             out.append(f"lineage of movement {m['id']} ({m['kind']} {m['key']}) does not reach a raw event")
-    pushes = await conn.fetch("SELECT DISTINCT ON (source, sku) id, source, sku FROM pushes WHERE source = ANY($1) "
+    pushes = await conn.fetch("SELECT DISTINCT ON (source, sku) id, source, sku, caused_by FROM pushes WHERE source = ANY($1) "
                               "AND status = 'ok' ORDER BY source, sku, id DESC", list(run.sources.values()))  # fmt: skip
     for p in pushes:
         kinds = await conn.fetchval(walk, f"push:{p['id']}") or []
         if "movement" not in kinds:
-            out.append(f"lineage of final push {p['id']} ({p['source']} {p['sku']}) reaches no movement: {kinds}")
+            out.append(f"lineage of final push {p['id']} ({p['source']} {p['sku']}) reaches no movement: "
+                       f"{kinds}, caused by {p['caused_by']!r}")
     return out
 
 

@@ -12,21 +12,21 @@ stock changes made through ``POST /_sandbox/events`` are pushed to ``hub_url`` a
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 
 from litestar import Litestar
 
+from connectors.testing.gate import RateGate
+from connectors.testing.operator_routes import operator_routes
+
 from ._app import (
-    Bucket,
     Sandbox,
     check_target,
     gateway,
     sandbox_events,
-    sandbox_faults,
-    sandbox_log,
     sandbox_settings,
     sandbox_settings_read,
-    sandbox_stock,
 )
 from ._signing import meituan_sig
 from ._store import Item, Store
@@ -54,9 +54,11 @@ def create_app(
     (Meituan signs; there is no token), so every sandbox takes the same arguments."""
     stock = dict(skus) if isinstance(skus, Mapping) else {sku: initial_stock for sku in skus}
     store = Store(app_poi_code, {sku: Item(sku, sku, int(qty)) for sku, qty in stock.items()})
+    bucket = RateGate(rate=rate_per_second, burst=burst, clock=time.monotonic)
     sandbox = Sandbox(app_id=app_key, app_secret=app_secret, hub_url=check_target(hub_url) if hub_url else None,
-                      store=store, window=timestamp_window, bucket=Bucket(rate_per_second, burst, tokens=burst))
-    app = Litestar(route_handlers=[gateway, sandbox_events, sandbox_log, sandbox_stock, sandbox_faults,
-                                   sandbox_settings, sandbox_settings_read], debug=False)
+                      store=store, window=timestamp_window, bucket=bucket)
+    operator = operator_routes(sandbox.log, sandbox.faults, pushes=sandbox.pushes, stock=store.view, problem=True)
+    app = Litestar(route_handlers=[gateway, sandbox_events, *operator, sandbox_settings, sandbox_settings_read],
+                   debug=False)
     app.state.sandbox = sandbox
     return app

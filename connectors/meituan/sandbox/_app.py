@@ -12,7 +12,9 @@ import httpx
 from litestar import Request, Response, get, post, route
 from litestar.exceptions import HTTPException
 
+from connectors.testing.gate import RateGate
 from connectors.testing.operator import Faults, RequestLog
+from connectors.testing.operator_routes import problem_json_object
 
 from ._signing import meituan_sig
 from ._store import Store
@@ -45,30 +47,13 @@ def check_target(url: str) -> str:
 
 
 @dataclass
-class Bucket:
-    rate: float
-    burst: float
-    tokens: float = 0.0
-    stamp: float = field(default_factory=time.monotonic)
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
-        return True
-
-
-@dataclass
 class Sandbox:
     app_id: str
     app_secret: str
     hub_url: str | None
     store: Store
     window: float
-    bucket: Bucket
+    bucket: RateGate
     log: RequestLog = field(default_factory=RequestLog)
     faults: Faults = field(default_factory=Faults)
     pushes: list[dict[str, Any]] = field(default_factory=list)
@@ -140,7 +125,7 @@ async def _answer(sb: Sandbox, request: Request[Any, Any, Any], cmd: str, body: 
         return ng(701, "参数错误: timestamp")
     if skew > sb.window:
         return ng(705, "timestamp 已过期")
-    if not sb.bucket.take():
+    if not sb.bucket.allow(sb.app_id):
         status, code, msg = ERRORS["rate_limit"]
         return ng(code, msg, status)
     if values.get("app_poi_code") != sb.store.app_poi_code:
@@ -194,16 +179,6 @@ COMMANDS = {
 
 
 # -- operator -----------------------------------------------------------------------------------
-async def _json(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    try:
-        data = json.loads(await request.body() or b"{}")
-    except ValueError:
-        raise HTTPException(status_code=400, detail="body must be JSON") from None
-    if not isinstance(data, dict):
-        raise HTTPException(status_code=400, detail="body must be a JSON object")
-    return data
-
-
 async def _event(sb: Sandbox, data: dict[str, Any]) -> dict[str, Any]:
     kind = data.get("type")
     if kind == "order":
@@ -228,39 +203,18 @@ async def _event(sb: Sandbox, data: dict[str, Any]) -> dict[str, Any]:
 
 @post("/_sandbox/events", status_code=201)
 async def sandbox_events(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    data = await _json(request)
+    data = await problem_json_object(request)
     try:
         return await _event(_sandbox(request), data)
     except (KeyError, ValueError, TypeError) as exc:
         raise HTTPException(status_code=400, detail=str(exc).strip("'\"")) from None
 
 
-@get("/_sandbox/log")
-async def sandbox_log(request: Request[Any, Any, Any], since: int = 0) -> dict[str, Any]:
-    sb = _sandbox(request)
-    return {"requests": sb.log.entries(since), "pushes": sb.pushes}
-
-
-@get("/_sandbox/stock")
-async def sandbox_stock(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    return {"stock": _sandbox(request).store.view()}
-
-
-@post("/_sandbox/faults", status_code=200)
-async def sandbox_faults(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    sb = _sandbox(request)
-    try:
-        sb.faults.configure(await _json(request))
-    except (ValueError, TypeError, AttributeError) as exc:
-        raise HTTPException(status_code=400, detail=str(exc)) from None
-    return sb.faults.state()
-
-
 @post("/_sandbox/settings", status_code=200)
 async def sandbox_settings(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """``{"hub_url": "http://127.0.0.1:PORT/webhooks/x"}`` (or null to stop pushing)."""
     sb = _sandbox(request)
-    data = await _json(request)
+    data = await problem_json_object(request)
     if "hub_url" in data:
         try:
             sb.hub_url = check_target(str(data["hub_url"])) if data["hub_url"] else None

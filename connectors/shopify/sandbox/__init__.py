@@ -13,9 +13,11 @@ from collections.abc import Mapping, Sequence
 from litestar import Litestar
 from litestar.middleware import DefineMiddleware
 
+from connectors.testing.operator_routes import operator_routes
+
 from ._faults import LogMiddleware
 from ._oauth import authorize, oauth_access_token
-from ._operator import sandbox_events, sandbox_faults, sandbox_log, sandbox_settings, sandbox_stock
+from ._operator import sandbox_events, sandbox_settings
 from ._orders import graphql, order, orders
 from ._rest import (
     Sandbox,
@@ -64,8 +66,9 @@ def create_app(
     app = Litestar(
         route_handlers=[inventory_levels, inventory_levels_set, inventory_levels_adjust, locations, location,
                         products, product, variant, inventory_items, inventory_item, orders, order, graphql,
-                        authorize, oauth_access_token, sandbox_events, sandbox_log, sandbox_stock, sandbox_faults,
-                        sandbox_settings],
+                        authorize, oauth_access_token, sandbox_events, sandbox_settings,
+                        *operator_routes(sandbox.log, sandbox.faults, pushes=sandbox.pushes,
+                                         stock=sandbox.shop.stock_view, problem=True)],
         before_request=guard,
         middleware=[DefineMiddleware(LogMiddleware, log=sandbox.log, faults=sandbox.faults,
                                      call_limit=sandbox.rest.header)],

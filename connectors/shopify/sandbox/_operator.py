@@ -1,10 +1,13 @@
-"""The /_sandbox operator endpoints: make events, read the log and stock, set faults and targets."""
+"""The Shopify-specific /_sandbox operator endpoints: make events, set the webhook target.
+
+The log, stock and faults endpoints are the shared ``connectors.testing.operator_routes``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, get, post
+from litestar import Request, post
 from litestar.exceptions import HTTPException
 
 from ._push import check_target
@@ -41,27 +44,6 @@ async def sandbox_events(request: Request[Any, Any, Any]) -> dict[str, Any]:
         return await _event(_sandbox(request), data)
     except (KeyError, ValueError, TypeError) as exc:
         raise HTTPException(status_code=400, detail=str(exc).strip("'\"")) from None
-
-
-@get("/_sandbox/log")
-async def sandbox_log(request: Request[Any, Any, Any], since: int = 0) -> dict[str, Any]:
-    sb = _sandbox(request)
-    return {"requests": sb.log.entries(since), "pushes": sb.pushes}
-
-
-@get("/_sandbox/stock")
-async def sandbox_stock(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    return {"stock": _sandbox(request).shop.stock_view()}
-
-
-@post("/_sandbox/faults", status_code=200)
-async def sandbox_faults(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    sb = _sandbox(request)
-    try:
-        sb.faults.configure(await _json(request))
-    except (ValueError, TypeError) as exc:
-        raise HTTPException(status_code=400, detail=str(exc)) from None
-    return sb.faults.state()
 
 
 @post("/_sandbox/settings", status_code=200)

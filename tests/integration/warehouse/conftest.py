@@ -177,7 +177,7 @@ async def loop(wh_hub: HubServer, wms_knobs: dict[str, Any]) -> AsyncIterator[Lo
             assert r.status_code in (200, 204), r.text
             routing = {"warehouses": {"WH01": {"wms": wms}, "WH02": {"wms": wms}}, "priority": ["WH01", "WH02"]}
             r = await hub.post("/api/v1/sources", json={"name": shop, "platform": "taobao", "default_location": "WH01",
-                                                        "settings": {"routing": routing}})
+                                                        "settings": {"routing": routing, "poll": False}})
             assert r.status_code == 201, r.text
             world = Loop(hub, wh_hub, app, url, wms, shop)
             yield world

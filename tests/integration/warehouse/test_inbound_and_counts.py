@@ -128,8 +128,8 @@ async def test_stock_change_reports_adjust_once_and_skip_the_hubs_own_orders(loo
     do = await loop.wait_delivery(tid, "accepted")
     await loop.event({"type": "confirm", "orderCode": do["code"]})
     await loop.wait_balances(sku, {"customer": 1, "WH01/free": 6})
-    await loop.state.report_stock_change({"warehouseCode": "WH01", "itemCode": sku, "quantity": -1, "orderType": "JYCK",
-                                          "orderCode": do["code"], "outBizCode": f"CHG-{tid}", "inventoryType": "ZP"})
+    await loop.event({"type": "stock_change", "warehouseCode": "WH01", "itemCode": sku, "quantity": -1,
+                      "orderType": "JYCK", "orderCode": do["code"]})
     events = await loop.raw_events(loop.wms, "stockchange.report")
     await loop.wait_raw(int(events[-1].id))
     assert await loop.balances(sku) == {"supplier": -10, "adjustment": 1, "WH01/free": 6, "WH01/damaged": 2,
