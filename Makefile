@@ -26,5 +26,9 @@ test: $(STAMP) services
 bench: $(STAMP) services
 	$(PY) -m bench.ledger
 
+# the fault campaign: `make soak SEEDS=200` runs many seeds, `make soak SEED=N` replays one
+soak: $(STAMP) services
+	$(PY) -m bench.chaos $(if $(SEED),--seed $(SEED),--seeds $(or $(SEEDS),200)) $(SOAK_ARGS)
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

@@ -24,6 +24,8 @@ Sandboxes run with their rate limits lifted, so what is measured is the hub, not
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 import asyncio
 import itertools
 import json
@@ -104,14 +106,32 @@ def sandboxes(hub_url: str, shops: int, skus: list[str], stock: dict[str, int]) 
                 kwargs: dict[str, Any] = {"app_key": KEY, "app_secret": SECRET, "access_token": TOKEN, "hub_url": hook,
                                           "skus": {s: stock[s] for s in skus}, "rest_bucket": 1_000_000,
                                           "rest_leak": 1_000_000.0, "graphql_max": 1e12, "graphql_restore": 1e12}  # fmt: skip
-                url = stack.enter_context(run_sandbox_process("connectors.shopify.sandbox:create_app", kwargs))
+                with _quiet_stderr():
+                    url = stack.enter_context(run_sandbox_process("connectors.shopify.sandbox:create_app", kwargs))
             else:
                 kwargs = {"app_key": KEY, "app_secret": SECRET, "access_token": TOKEN, "hub_url": hook,
                           "catalog": {s: stock[s] for s in skus}, "rate_limit_per_second": 1e9,
                           "rate_limit_burst": 1e9}  # fmt: skip
-                url = stack.enter_context(run_sandbox_process("connectors.douyin.sandbox:create_app", kwargs))
+                with _quiet_stderr():
+                    url = stack.enter_context(run_sandbox_process("connectors.douyin.sandbox:create_app", kwargs))
             out.append(Shop(name, platform, url))
         yield out
+
+
+@contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Children started inside inherit /dev/null as stderr (sandboxes log every delivery at INFO)."""
+    import os
+
+    saved = os.dup(2)
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(null)
+        os.close(saved)
 
 
 async def register(stack: Stack, shops: list[Shop], skus: list[str], stock: dict[str, int]) -> dict[str, str]:
@@ -396,8 +416,8 @@ def _start_profile(args: argparse.Namespace, mode: str, rate: float) -> list[Any
     procs = []
     for pid in getattr(args, "_profile_pids", []):
         out = f"{args.profile_dir}/pyspy-{mode}-{int(rate)}-{pid}.txt"
-        procs.append(subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--subprocesses", "--format", "raw",
-                                       "--duration", str(args.profile_seconds), "--rate", "50", "--nonblocking",
+        procs.append(subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(pid), "--subprocesses", "--format", "raw",
+                                       "--duration", str(int(args.profile_seconds)), "--rate", "50", "--nonblocking",
                                        "-o", out], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
     return procs
 

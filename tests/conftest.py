@@ -98,3 +98,14 @@ async def hub_client(hub_server: HubServer) -> AsyncIterator[object]:
 
     async with httpx.AsyncClient(base_url=hub_server.url, headers=hub_server.auth, timeout=30) as client:
         yield client
+
+
+@pytest.fixture
+def private_pg_settings() -> Iterator[Settings]:
+    """A database of its own, for tests whose subject (the job table, say) other hubs would otherwise share."""
+    name = f"{PG_DB}_{uuid.uuid4().hex[:6]}"
+    asyncio.run(_recreate_pg_database(name))
+    settings = Settings(database_url=pg_url(name), redis_url=None)
+    asyncio.run(upgrade(settings))
+    yield settings
+    asyncio.run(_drop_pg_database(name))

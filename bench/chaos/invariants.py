@@ -159,9 +159,10 @@ async def _ledger(conn: asyncpg.Connection, run: SeedRun) -> list[str]:
         held = nonzero({r["account"]: int(r["qty"]) for r in balances if r["sku"] == sku})
         history = nonzero({r["account"]: int(r["qty"]) for r in moved if r["sku"] == sku})
         want = run.model.balances(sku)
-        if held != want:
-            out.append(f"ledger differs from model: {sku} has {dict(sorted(held.items()))}, "
-                       f"model {dict(sorted(want.items()))}")  # fmt: skip
+        for account in sorted(set(held) | set(want)):
+            if held.get(account, 0) != want.get(account, 0):
+                out.append(f"ledger differs from model: {sku} {account}: hub {held.get(account, 0)}, "
+                           f"model {want.get(account, 0)}")  # fmt: skip
         if held != history:
             out.append(f"balances differ from movement history: {sku} {held} vs {history}")
     return out

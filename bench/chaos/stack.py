@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -252,6 +253,7 @@ class Stack:
             await self.flush_redis()
         except Exception:  # noqa: BLE001
             pass
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
     @staticmethod
     def _terminate(proc: Proc) -> None:
@@ -289,7 +291,7 @@ class Stack:
         finally:
             await r.aclose()
 
-    async def pg_fault(self) -> str:
+    async def pg_outage(self) -> str:
         """Restart the PostgreSQL cluster, or terminate the hub's backends; returns what was done."""
         if self.pg_fault == "restart":
             version = sorted(os.listdir("/etc/postgresql"))[-1]

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 from ._capability import Capability
 from ._config import InstanceConfig
-from ._errors import NotSupported, VerificationError
+from ._errors import NotSupported, ValidationError, VerificationError
 from ._model import Page, PushAck, PushedEvent, WriteResult
 
 __all__ = ["Connector"]
@@ -106,6 +106,26 @@ class Connector:
         value). ``idempotency_key`` makes a retried write change nothing twice.
         """
         raise self._unsupported("write stock")
+
+    def _check_stock_write(
+        self, sku: str, quantity: int | None, *, compare_to: int | None, delta: int | None, negative_ok: bool = False
+    ) -> None:
+        """Refuse, before any call, a ``write_stock`` this connector cannot honour.
+
+        A compare-and-set or delta the class does not declare in ``capabilities`` raises
+        ``NotSupported``; neither a quantity nor a delta, or a negative quantity (unless the
+        platform holds negative stock: ``negative_ok``), raises ``ValidationError``.
+        """
+        if compare_to is not None and Capability.WRITE_STOCK_CAS not in self.capabilities:
+            raise NotSupported(f"{self.platform} stock writes cannot compare-and-set", instance=self.name)
+        if quantity is None:
+            if delta is None:
+                raise ValidationError("write_stock needs a quantity or a delta", instance=self.name)
+            if Capability.WRITE_STOCK_DELTA not in self.capabilities:
+                raise NotSupported(f"{self.platform} stock writes take a full quantity, not a delta",
+                                   instance=self.name)
+        elif quantity < 0 and not negative_ok:
+            raise ValidationError(f"stock for {sku} cannot be negative ({quantity})", instance=self.name)
 
     # -- ERP / WMS ----------------------------------------------------------------------------
     async def post_voucher(self, voucher: Mapping[str, Any], *, idempotency_key: str) -> WriteResult:

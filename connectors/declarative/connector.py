@@ -30,7 +30,6 @@ from connectors.base import (
     Connector,
     InstanceConfig,
     NotFound,
-    NotSupported,
     Page,
     PollCursor,
     PushAck,
@@ -164,12 +163,8 @@ class DeclarativeConnector(Connector):
         if spec is None:
             return await super().write_stock(sku, quantity, compare_to=compare_to, delta=delta,
                                              idempotency_key=idempotency_key)
-        if quantity is None:
-            raise NotSupported(f"{self.platform} sets absolute quantities only (no delta writes)", instance=self.name)
-        if compare_to is not None:
-            raise NotSupported(f"{self.platform} offers no compare-and-set", instance=self.name)
-        if quantity < 0:
-            raise ValidationError(f"quantity must be >= 0, got {quantity}", instance=self.name)
+        self._check_stock_write(sku, quantity, compare_to=compare_to, delta=delta)
+        assert quantity is not None  # a declarative channel declares no delta writes
         body = await self._call(spec.endpoint, self._context(sku, quantity=quantity, idempotency_key=idempotency_key))
         after = quantity
         if spec.quantity_field is not None:

@@ -16,7 +16,6 @@ from connectors.base import (
     Capability,
     Connector,
     InstanceConfig,
-    NotSupported,
     Page,
     PollCursor,
     PushAck,
@@ -269,20 +268,15 @@ class DouyinConnector(Connector):
         idempotency_key: str,
     ) -> WriteResult:
         """Full set (``incremental=false``) or delta (``incremental=true`` + ``idempotent_id``)."""
-        if compare_to is not None:
-            raise NotSupported("Douyin stock writes cannot compare-and-set", instance=self.name)
+        self._check_stock_write(sku, quantity, compare_to=compare_to, delta=delta)
         params: dict[str, Any] = self._sku_ref(sku)
         if quantity is not None:
-            if quantity < 0:
-                raise ValidationError(f"stock for {sku} cannot be negative ({quantity})", instance=self.name)
             params.update(stock_num=quantity, incremental=False)
-        elif delta is not None:
+        else:
             idem = (
                 idempotency_key if len(idempotency_key) <= 64 else hashlib.sha256(idempotency_key.encode()).hexdigest()
             )
             params.update(stock_num=delta, incremental=True, idempotent_id=idem)
-        else:
-            raise ValidationError("write_stock needs a quantity or a delta", instance=self.name)
         answer = await self.client.call("/sku/syncStock", params)
         after = quantity
         if after is None:

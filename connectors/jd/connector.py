@@ -12,7 +12,6 @@ from connectors.base import (
     Connector,
     InstanceConfig,
     NotFound,
-    NotSupported,
     Page,
     PollCursor,
     PushedEvent,
@@ -122,12 +121,8 @@ class JdConnector(Connector):
         idempotency_key: str,
     ) -> WriteResult:
         """Set the full quantity (JD has no delta or compare-and-set write; a full set is idempotent)."""
-        if compare_to is not None:
-            raise NotSupported("JD stock writes cannot compare-and-set", instance=self.name)
-        if quantity is None:
-            raise NotSupported("JD stock writes take a full quantity, not a delta", instance=self.name)
-        if quantity < 0:
-            raise ValidationError(f"stock for {sku} cannot be negative ({quantity})", instance=self.name)
+        self._check_stock_write(sku, quantity, compare_to=compare_to, delta=delta)
+        assert quantity is not None  # JD declares no delta writes, so the check refused one
         await self.client.call(STOCK_WRITE, {"skuId": listing_sku_id(self.config, sku), "stockNum": quantity})
         return WriteResult(sku, quantity, applied=True, reference=idempotency_key)
 

@@ -14,30 +14,27 @@ only a voucher not found is reported as TransientError (the hub retries, which l
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import date
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from connectors.base import Capability, Connector, InstanceConfig, RetryPolicy, ValidationError, WriteResult
+from connectors.base import InstanceConfig, RetryPolicy, ValidationError
 from connectors.kingdee import payload
 from connectors.kingdee.client import KingdeeClient
-from connectors.vouchers.erp import PostedLine, PostedVoucher, VoucherRefused, post_exactly_once
+from connectors.vouchers.erp import ErpConnector, PostedLine, PostedVoucher, VoucherRefused, post_exactly_once
 from connectors.vouchers.model import Voucher
 
 FORM_ID = "GL_VOUCHER"
 
-__all__ = ["KingdeeClient", "KingdeeConnector"]
+__all__ = ["KingdeeClient", "KingdeeConnector", "VoucherRefused"]
 
 
-class KingdeeConnector(Connector):
+class KingdeeConnector(ErpConnector):
     """Settings: `auth`, `acct_id`, `username`, `lcid`, `org_num`, `books` (entity → 账簿 number),
     `voucher_group` (PRE001 = 记), `currency` (PRE001 = CNY), `key_field` (FEXPLANATION or a custom
     header field), `dimension_fields` (dim name → FDetailID flex key), `auto_audit` (Submit+Audit)."""
 
     platform: ClassVar[str] = "kingdee"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.POST_VOUCHERS})
     sandbox_app: ClassVar[str | None] = "connectors.kingdee.sandbox:create_app"
-    mapping_dir: ClassVar[str | None] = None
 
     def __init__(self, config: InstanceConfig, *, retry: RetryPolicy | None = None) -> None:
         super().__init__(config)
@@ -88,16 +85,3 @@ class KingdeeConnector(Connector):
             lines=tuple(PostedLine(ln.account, ln.debit, ln.credit, ln.summary) for ln in voucher.lines),
             raw=result,
         )
-
-    async def post_voucher(self, voucher: Mapping[str, Any], *, idempotency_key: str) -> WriteResult:
-        """The generic Connector contract: `voucher` is `Voucher.to_dict()` (or a Voucher)."""
-        v = voucher if isinstance(voucher, Voucher) else Voucher.from_dict(voucher, key=idempotency_key)
-        posted = await self.post(v)
-        return WriteResult(sku=posted.key, quantity=len(posted.lines), applied=not posted.already_posted,
-                           reference=posted.number)
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
-
-
-__all__ += ["VoucherRefused"]

@@ -135,6 +135,7 @@ class ShopifyConnector(Connector):
         delta: int | None = None,
         idempotency_key: str,
     ) -> WriteResult:
+        self._check_stock_write(sku, quantity, compare_to=compare_to, delta=delta, negative_ok=True)
         listing = listing_for(self.config, sku)
         reference = f"zhongshu://sync/{idempotency_key}"
         key = re.sub(r"[^A-Za-z0-9_.:-]", "-", idempotency_key)[:255]
@@ -145,14 +146,12 @@ class ShopifyConnector(Connector):
                        "ignoreCompareQuantity": compare_to is None, "quantities": [line]}
             data = await self.client.graphql(SET_QUANTITIES % key, {"input": payload})
             result = data.get("inventorySetQuantities") or {}
-        elif delta is not None:
+        else:
             change = {"inventoryItemId": listing.item_gid, "locationId": listing.location_gid, "delta": delta}
             payload = {"name": "available", "reason": "correction", "referenceDocumentUri": reference,
                        "changes": [change]}
             data = await self.client.graphql(ADJUST_QUANTITIES % key, {"input": payload})
             result = data.get("inventoryAdjustQuantities") or {}
-        else:
-            raise ValidationError("write_stock needs a quantity or a delta", instance=self.name)
         return self._write_result(sku, result, reference)
 
     def _write_result(self, sku: str, result: dict[str, Any], reference: str) -> WriteResult:

@@ -31,7 +31,6 @@ from connectors.base import (
     Connector,
     InstanceConfig,
     NotFound,
-    NotSupported,
     Page,
     PollCursor,
     PushedEvent,
@@ -234,17 +233,14 @@ class TaobaoConnector(Connector):
         delta: int | None = None,
         idempotency_key: str,
     ) -> WriteResult:
-        if compare_to is not None:
-            raise NotSupported("TOP has no compare-and-set stock write", instance=self.name)
+        self._check_stock_write(sku, quantity, compare_to=compare_to, delta=delta)
         if idempotency_key in self._done:
             return self._done[idempotency_key]
         listing = listing_for(self.config, sku)
         params: dict[str, object] = {"num_iid": listing.num_iid, "sku_id": listing.sku_id}
         if quantity is not None:
-            if quantity < 0:
-                raise ValidationError(f"quantity {quantity} < 0 for SKU {sku}", instance=self.name)
             body = await self.client.call("taobao.item.quantity.update", {**params, "quantity": quantity, "type": 1})
-        elif delta is not None:
+        else:
             try:
                 body = await self.client.call("taobao.item.quantity.update",
                                               {**params, "quantity": delta, "type": 2}, retry_transient=False)
@@ -254,8 +250,6 @@ class TaobaoConnector(Connector):
                 raise ConflictError(
                     "outcome of TOP type=2 stock increment unknown; re-read stock before retrying",
                     instance=self.name, code="TOP_INCREMENT_OUTCOME_UNKNOWN", detail=str(exc)) from exc
-        else:
-            raise ValidationError("write_stock needs a quantity or a delta", instance=self.name)
         result = self._result(sku, listing, body, delta, request_id=body.get("request_id"))
         self._done[idempotency_key] = result
         while len(self._done) > 10_000:

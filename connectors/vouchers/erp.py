@@ -8,13 +8,13 @@ hub dead-letters it and posting resumes once the mapping or the ERP is fixed.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, ClassVar, Protocol
 
-from connectors.base import TransientError, ValidationError
+from connectors.base import Capability, Connector, TransientError, ValidationError, WriteResult
 from connectors.vouchers.model import Voucher
 
 
@@ -93,3 +93,33 @@ async def post_exactly_once(
         if existing is not None:
             return dataclasses.replace(existing, already_posted=True)
         raise
+
+
+class ErpConnector(Connector):
+    """Base of the ERP connectors (Kingdee, Yonyou): the generic ``post_voucher`` over ``post``.
+
+    A subclass sets ``platform`` and ``sandbox_app``, builds ``self.client`` (closed by ``aclose``)
+    and implements ``post``, ``find`` and ``list_posted`` (``VoucherPoster``)::
+
+        class KingdeeConnector(ErpConnector):
+            platform = "kingdee"
+            async def post(self, voucher): return await post_exactly_once(voucher, self._find, self._save)
+    """
+
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.POST_VOUCHERS})
+    mapping_dir: ClassVar[str | None] = None
+    client: Any
+
+    async def post(self, voucher: Voucher) -> PostedVoucher:
+        """Post ``voucher`` unless the ERP already holds its key; ``VoucherRefused`` carries the ERP's words."""
+        raise self._unsupported("post vouchers")
+
+    async def post_voucher(self, voucher: Mapping[str, Any], *, idempotency_key: str) -> WriteResult:
+        """The generic Connector contract: `voucher` is `Voucher.to_dict()` (or a Voucher)."""
+        v = voucher if isinstance(voucher, Voucher) else Voucher.from_dict(voucher, key=idempotency_key)
+        posted = await self.post(v)
+        return WriteResult(sku=posted.key, quantity=len(posted.lines), applied=not posted.already_posted,
+                           reference=posted.number)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()

@@ -12,12 +12,11 @@ Same exactly-once algorithm as Kingdee (`connectors.vouchers.erp.post_exactly_on
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import date
 from typing import Any, ClassVar
 
-from connectors.base import Capability, Connector, InstanceConfig, RetryPolicy, WriteResult
-from connectors.vouchers.erp import PostedVoucher, VoucherRefused, post_exactly_once
+from connectors.base import InstanceConfig, RetryPolicy
+from connectors.vouchers.erp import ErpConnector, PostedVoucher, VoucherRefused, post_exactly_once
 from connectors.vouchers.model import Voucher
 from connectors.yonyou import payload
 from connectors.yonyou.client import YonyouClient
@@ -29,15 +28,13 @@ BY_ID = "/yonbip/EFI/openapi/voucher/queryVoucherById"
 __all__ = ["VoucherRefused", "YonyouClient", "YonyouConnector"]
 
 
-class YonyouConnector(Connector):
+class YonyouConnector(ErpConnector):
     """Settings: `accbooks` (entity → 账簿 code), `voucher_type` ("1" 记账凭证), `maker_mobile` /
     `maker_email` (制单人, one required by Yonyou), `currency` (CNY), `dimension_codes`
     (dim name → clientAuxiliaryList filedCode), `token_url`, `page_size` (≤ 1000)."""
 
     platform: ClassVar[str] = "yonyou"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.POST_VOUCHERS})
     sandbox_app: ClassVar[str | None] = "connectors.yonyou.sandbox:create_app"
-    mapping_dir: ClassVar[str | None] = None
 
     def __init__(self, config: InstanceConfig, *, retry: RetryPolicy | None = None) -> None:
         super().__init__(config)
@@ -90,13 +87,3 @@ class YonyouConnector(Connector):
 
     async def view(self, voucher_id: str) -> PostedVoucher:
         return payload.parse_record(await self.client.call(BY_ID, {"voucherId": voucher_id}), self.accbooks)
-
-    async def post_voucher(self, voucher: Mapping[str, Any], *, idempotency_key: str) -> WriteResult:
-        """The generic Connector contract: `voucher` is `Voucher.to_dict()` (or a Voucher)."""
-        v = voucher if isinstance(voucher, Voucher) else Voucher.from_dict(voucher, key=idempotency_key)
-        posted = await self.post(v)
-        return WriteResult(sku=posted.key, quantity=len(posted.lines), applied=not posted.already_posted,
-                           reference=posted.number)
-
-    async def aclose(self) -> None:
-        await self.client.aclose()

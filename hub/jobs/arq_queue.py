@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -44,13 +45,18 @@ class ArqJobQueue:
         if self._pool is not None:
             await self._pool.aclose()
 
-    async def kick(self, job_ids: Sequence[int], *, delay: float | None = None) -> None:
+    async def kick(self, job_ids: Sequence[int], *, delay: float | None = None, rearmed: bool = False) -> None:
+        """``rearmed``: jobs a dead worker held. Its arq entry stays "in progress" for ``job_timeout`` + 10 s
+        and would swallow a re-delivery under the same arq id, so they go under a fresh one (the row's
+        claim still runs each job once)."""
         if self._pool is None:
             await self.start()
         assert self._pool is not None
+        suffix = f":r{time.time_ns()}" if rearmed else ""
         for job_id in job_ids:
             try:
-                await self._pool.enqueue_job("run_job", job_id, _job_id=arq_job_id(job_id), _defer_by=delay or None)
+                await self._pool.enqueue_job("run_job", job_id, _job_id=arq_job_id(job_id) + suffix,
+                                             _defer_by=delay or None)  # fmt: skip
             except Exception:  # noqa: BLE001 - the row is durable; the worker's sweep will deliver it
                 log.warning("could not enqueue job %s on Redis; the sweep will pick it up", job_id)
                 return
@@ -65,8 +71,11 @@ async def _sweep_forever(ctx: JobContext) -> None:
     while True:
         try:
             async with ctx.sessionmaker() as session, session.begin():
-                ids = await outbox.due_job_ids(session, stuck_after=ctx.settings.job_stuck_after_seconds)
-            await ctx.queue.kick(ids)
+                rearmed = await outbox.requeue_stuck_ids(session, ctx.settings.job_stuck_after_seconds)
+                ids = await outbox.due_job_ids(session)
+            if rearmed:
+                await ctx.queue.kick(rearmed, rearmed=True)
+            await ctx.queue.kick([i for i in ids if i not in set(rearmed)])
         except Exception:  # noqa: BLE001
             log.exception("job sweep failed; retrying")
         await asyncio.sleep(SWEEP_SECONDS)

@@ -137,6 +137,12 @@ async def due_job_ids(session: AsyncSession, *, limit: int = 500, stuck_after: f
 
 async def requeue_stuck(session: AsyncSession, stuck_after: float) -> int:
     """Running jobs whose worker vanished go back to pending (or are superseded by a pending twin)."""
+    return len(await requeue_stuck_ids(session, stuck_after))
+
+
+async def requeue_stuck_ids(session: AsyncSession, stuck_after: float) -> list[int]:
+    """:func:`requeue_stuck`, returning the ids put back to pending (to deliver them afresh)."""
+    rearmed: list[int] = []
     cutoff = utcnow() - timedelta(seconds=stuck_after)
     stuck = (
         await session.execute(select(Job).where(Job.state == "running", Job.claimed_at < cutoff))
@@ -148,8 +154,10 @@ async def requeue_stuck(session: AsyncSession, stuck_after: float) -> int:
             if twin
             else {"state": "pending", "run_at": utcnow(), "last_error": "worker lost; re-run"}
         )
-        await session.execute(update(Job).where(Job.id == job.id, Job.state == "running").values(**values))
-    return len(stuck)
+        done = await session.execute(update(Job).where(Job.id == job.id, Job.state == "running").values(**values))
+        if not twin and done.rowcount:
+            rearmed.append(job.id)
+    return rearmed
 
 
 async def counts(session: AsyncSession) -> dict[str, int]:
@@ -159,4 +167,4 @@ async def counts(session: AsyncSession) -> dict[str, int]:
     return {state: int(n) for state, n in rows}
 
 
-__all__: Sequence[str] = ["enqueue", "claim", "finish", "fail", "due_job_ids", "requeue_stuck", "counts"]
+__all__: Sequence[str] = ["enqueue", "claim", "finish", "fail", "due_job_ids", "requeue_stuck", "requeue_stuck_ids", "counts"]

@@ -80,65 +80,91 @@ async def note_channel_order(session: AsyncSession, source: str, sku: str, delta
                           .values(expected=ListingState.expected + delta))  # fmt: skip
 
 
-class _ListingLock:
-    """Serialise pushes to one listing: an advisory lock on PostgreSQL, an asyncio lock in embedded mode."""
-
-    def __init__(self, ctx: JobContext, source: str, sku: str) -> None:
-        self.ctx, self.name, self.key = ctx, f"listing:{source}:{sku}", (source, sku)
-        self._session: AsyncSession | None = None
-
-    async def __aenter__(self) -> None:
-        if self.ctx.settings.is_sqlite:
-            await _local_locks.setdefault(self.key, asyncio.Lock()).acquire()
-            return
-        self._session = self.ctx.sessionmaker()
-        await self._session.begin()
-        await locks.lock(self._session, [self.name])
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._session is None:
-            _local_locks[self.key].release()
-            return
-        await self._session.rollback()
-        await self._session.close()
-
-
 @job(PUSH_JOB, max_attempts=20)
 async def push(ctx: JobContext, source: str, sku: str, cause: str = "", changed_at: str | None = None,
                force: bool = False) -> None:  # fmt: skip
-    async with _ListingLock(ctx, source, sku):
-        await _push_locked(ctx, source, sku, cause, changed_at, force)
-
-
-async def _push_locked(ctx: JobContext, name: str, sku: str, cause: str, changed_at: str | None, force: bool) -> None:
-    async with ctx.sessionmaker() as session:
-        src = await session.get(Source, name)
-        if src is None or not src.enabled or sku not in (src.listings or {}):
-            return
-        connector = connector_of(ctx.settings, src)
-        rule = PublishRule.from_config((src.settings or {}).get("publish", {}), src.listings[sku])
-        target = sellable(rule, await free_by_location(session, sku), now=datetime.now(timezone.utc))
-        state = await session.get(ListingState, (name, sku))
-        expected = state.expected if state else None
-    if expected == target.value and not force:
+    """Serialised per listing. On PostgreSQL one session (one pooled connection) does it all: the advisory
+    lock, the reads, the platform write and the record, committed last, which releases the lock. Two
+    sessions per push (lock + work) let ``max_jobs`` pushes exhaust the pool and wait on each other."""
+    if ctx.settings.is_sqlite:  # SQLite: an asyncio lock, and no transaction held open across the HTTP call
+        lock = _local_locks.setdefault((source, sku), asyncio.Lock())
+        async with lock:
+            async with ctx.sessionmaker() as session:
+                plan = await _plan(ctx, session, source, sku, changed_at, force)
+            if plan is None:
+                return
+            outcome = await _send(plan, cause)
+            async with ctx.sessionmaker() as session, session.begin():
+                await _record(session, plan, outcome, cause, changed_at)
+        _raise_for(outcome)
         return
+    async with ctx.sessionmaker() as session, session.begin():
+        await locks.lock(session, [f"listing:{source}:{sku}"])
+        plan = await _plan(ctx, session, source, sku, changed_at, force)
+        if plan is None:
+            return
+        outcome = await _send(plan, cause)
+        await _record(session, plan, outcome, cause, changed_at)
+    _raise_for(outcome)
+
+
+class _Plan:
+    __slots__ = ("name", "sku", "connector", "target", "expected", "mode", "sent")
+
+    def __init__(self, name: str, sku: str, connector: Connector, target: Target, expected: int | None,
+                 mode: str, sent: int) -> None:  # fmt: skip
+        self.name, self.sku, self.connector, self.target = name, sku, connector, target
+        self.expected, self.mode, self.sent = expected, mode, sent
+
+
+class _Outcome:
+    __slots__ = ("status", "result", "mode", "sent", "error", "retry_after", "started")
+
+    def __init__(self, status: str, started: datetime, *, result: Any = None, mode: str = "", sent: int = 0,
+                 error: str = "", retry_after: float | None = None) -> None:  # fmt: skip
+        self.status, self.started, self.result, self.mode, self.sent = status, started, result, mode, sent
+        self.error, self.retry_after = error, retry_after
+
+
+async def _plan(ctx: JobContext, session: AsyncSession, name: str, sku: str, changed_at: str | None,
+                force: bool) -> _Plan | None:  # fmt: skip
+    """What to send, from the latest state; None when the channel already shows the target."""
+    src = await session.get(Source, name)
+    if src is None or not src.enabled or sku not in (src.listings or {}):
+        return None
+    connector = connector_of(ctx.settings, src)
+    rule = PublishRule.from_config((src.settings or {}).get("publish", {}), src.listings[sku])
+    target = sellable(rule, await free_by_location(session, sku), now=datetime.now(timezone.utc))
+    state = await session.get(ListingState, (name, sku))
+    expected = state.expected if state else None
+    if expected == target.value and not force:
+        return None
     mode, sent = _mode(connector, expected, target.value)
     if mode == "absolute" and expected is not None and target.value > expected and changed_at:
         waited = (utcnow() - datetime.fromisoformat(changed_at)).total_seconds()
         if waited < rule.settle_seconds:  # an increase on an absolute-only platform waits for in-flight orders
             raise RetryLater(rule.settle_seconds - waited, "increase waits its settle time")
+    return _Plan(name, sku, connector, target, expected, mode, sent)
+
+
+async def _send(plan: _Plan, cause: str) -> _Outcome:
     started = utcnow()
     try:
-        result, mode, sent = await _write(connector, sku, mode, sent, expected, target.value, key=f"{name}:{sku}:{cause}")
+        result, mode, sent = await _write(plan.connector, plan.sku, plan.mode, plan.sent, plan.expected,
+                                          plan.target.value, key=f"{plan.name}:{plan.sku}:{cause}")  # fmt: skip
     except (TransientError, RateLimited) as exc:
-        PUSH_ERRORS.labels(source=name, kind="transient").inc()
-        await _record(ctx, name, sku, target, mode, sent, expected, None, "failed", str(exc), cause, changed_at, started)
-        raise RetryLater(getattr(exc, "retry_after", None) or 0.5, f"transient: {exc}") from None
+        PUSH_ERRORS.labels(source=plan.name, kind="transient").inc()
+        return _Outcome("failed", started, mode=plan.mode, sent=plan.sent, error=str(exc),
+                        retry_after=getattr(exc, "retry_after", None) or 0.5)  # fmt: skip
     except PermanentError as exc:
-        PUSH_ERRORS.labels(source=name, kind="permanent").inc()
-        await _record(ctx, name, sku, target, mode, sent, expected, None, "dead", str(exc), cause, changed_at, started)
-        return
-    await _record(ctx, name, sku, target, mode, sent, expected, result.quantity, "ok", "", cause, changed_at, started)
+        PUSH_ERRORS.labels(source=plan.name, kind="permanent").inc()
+        return _Outcome("dead", started, mode=plan.mode, sent=plan.sent, error=str(exc))
+    return _Outcome("ok", started, result=result, mode=mode, sent=sent)
+
+
+def _raise_for(outcome: _Outcome) -> None:
+    if outcome.status == "failed":
+        raise RetryLater(outcome.retry_after or 0.5, f"transient: {outcome.error}")
 
 
 def _mode(connector: Connector, expected: int | None, target: int) -> tuple[str, int]:
@@ -168,33 +194,41 @@ async def _write(connector: Connector, sku: str, mode: str, sent: int, expected:
     return await connector.write_stock(sku, target, idempotency_key=key), "absolute", target
 
 
-async def _record(ctx: JobContext, name: str, sku: str, target: Target, mode: str, sent: int, expected: int | None,
-                  platform_after: int | None, status: str, response: str, cause: str, changed_at: str | None,
-                  started: datetime) -> None:  # fmt: skip
+async def _record(session: AsyncSession, plan: _Plan, outcome: _Outcome, cause: str, changed_at: str | None) -> None:
+    name, sku, target, status = plan.name, plan.sku, plan.target, outcome.status
     finished = utcnow()
-    since = datetime.fromisoformat(changed_at) if changed_at else started
+    since = datetime.fromisoformat(changed_at) if changed_at else outcome.started
     latency = (finished - since).total_seconds() * 1000
-    async with ctx.sessionmaker() as session, session.begin():
-        row = Push(source=name, sku=sku, target=target.value, mode=mode, sent=sent, expected_before=expected,
-                   platform_after=platform_after, status=status, response=response[:2000],
-                   explanation=target.explain(), caused_by=cause, changed_at=since, started_at=started,
-                   finished_at=finished, latency_ms=latency)  # fmt: skip
-        session.add(row)
-        await session.flush()
-        await lineage.record(session, f"push:{row.id}", kind="push", parents=[cause] if cause else [],
-                             label=f"{status}: {name} {sku} → {target.value} ({mode} {sent})",
-                             data={"explanation": target.explain()})  # fmt: skip
-        if status == "ok":
-            state = await session.get(ListingState, (name, sku))
-            if state is None:
-                session.add(ListingState(source=name, sku=sku, expected=target.value, last_target=target.value,
-                                         last_push_id=row.id, pushed_at=finished))  # fmt: skip
-            else:
-                state.expected, state.last_target, state.last_push_id, state.pushed_at = (
-                    target.value, target.value, row.id, finished)
+    platform_after = outcome.result.quantity if status == "ok" else None
+    row = Push(source=name, sku=sku, target=target.value, mode=outcome.mode, sent=outcome.sent,
+               expected_before=plan.expected, platform_after=platform_after, status=status,
+               response=outcome.error[:2000], explanation=target.explain(), caused_by=cause, changed_at=since,
+               started_at=outcome.started, finished_at=finished, latency_ms=latency)  # fmt: skip
+    session.add(row)
+    await session.flush()
+    await lineage.record(session, f"push:{row.id}", kind="push", parents=[cause] if cause else [],
+                         label=f"{status}: {name} {sku} → {target.value} ({outcome.mode} {outcome.sent})",
+                         data={"explanation": target.explain()})  # fmt: skip
+    if status == "ok":
+        if plan.expected is not None and outcome.mode != "absolute":
+            # A delta or compare-and-set moved the platform by (target - expected_before). Orders imported
+            # meanwhile have already moved ``expected`` (note_channel_order): add to it, never overwrite it,
+            # or a sale imported during the push is deducted twice.
+            await session.execute(update(ListingState).where(ListingState.source == name, ListingState.sku == sku)
+                                  .values(expected=ListingState.expected + (target.value - plan.expected),
+                                          last_target=target.value, last_push_id=row.id, pushed_at=finished))  # fmt: skip
             PUSH_LATENCY.labels(source=name).observe(latency / 1000)
-        if status == "dead":
-            await _emit_failure(session, row)
+            return
+        state = await session.get(ListingState, (name, sku), populate_existing=True)
+        if state is None:
+            session.add(ListingState(source=name, sku=sku, expected=target.value, last_target=target.value,
+                                     last_push_id=row.id, pushed_at=finished))  # fmt: skip
+        else:
+            state.expected, state.last_target, state.last_push_id, state.pushed_at = (
+                target.value, target.value, row.id, finished)
+        PUSH_LATENCY.labels(source=name).observe(latency / 1000)
+    if status == "dead":
+        await _emit_failure(session, row)
 
 
 async def _emit_failure(session: AsyncSession, row: Push) -> None:

@@ -15,17 +15,10 @@ from connectors.jd.sandbox import create_app
 from connectors.jd.signing import format_timestamp, signed_params
 from connectors.jd.verifier import JdRequestRefused, verify_request
 from connectors.testing import run_sandbox
+from tests.connectors.support import Clock, clocked_sandbox
 
 KEY, SECRET, TOKEN = "jd-key", "jd-secret", "jd-token"
 T0 = 1_800_000_000.0
-
-
-class Clock:
-    def __init__(self, t: float) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
 
 
 @pytest.fixture(scope="module")
@@ -35,15 +28,7 @@ def clock() -> Clock:
 
 @pytest.fixture(scope="module")
 def url(clock: Clock) -> Iterator[str]:
-    app = create_app(
-        app_key=KEY,
-        app_secret=SECRET,
-        access_token=TOKEN,
-        clock=clock,
-        rate_limit_per_second=1000,
-        rate_limit_burst=1000,
-    )
-    with run_sandbox(app) as base_url:
+    with clocked_sandbox(create_app, clock, app_key=KEY, app_secret=SECRET, access_token=TOKEN) as base_url:
         yield base_url
 
 

@@ -33,6 +33,7 @@ from litestar import Litestar, Request, Response, get, post
 from litestar.datastructures import State
 
 from connectors.testing.operator import Faults, RequestLog
+from connectors.testing.operator_routes import operator_routes
 
 from .. import codec
 from ..messages import short_method
@@ -507,23 +508,12 @@ def create_app(
         except (ValueError, KeyError, TypeError) as exc:
             return Response({"error": str(exc)}, status_code=400)
 
-    @get("/_sandbox/log")
-    async def log(since: int = 0) -> dict[str, Any]:
-        return {"requests": wms.log.entries(since), "pushes": wms.pushes}
-
     @get("/_sandbox/stock")
     async def stock(warehouseCode: str = "", itemCode: str = "") -> dict[str, Any]:  # noqa: N803
         return {"stock": wms.stock.rows(warehouseCode, itemCode),
                 "orders": [order.summary() for order in wms.orders.values()], "knobs": asdict(wms.knobs)}
 
-    @post("/_sandbox/faults", status_code=200)
-    async def faults(request: Request[Any, Any, Any]) -> Response[Any]:
-        try:
-            wms.faults.configure(await request.json())
-        except (ValueError, TypeError, AttributeError) as exc:
-            return Response({"error": str(exc)}, status_code=400)
-        return Response(wms.faults.state())
-
-    app = Litestar(route_handlers=[qimen_gateway, events, log, stock, faults], on_shutdown=[wms.close],
+    operator = operator_routes(wms.log, wms.faults, pushes=wms.pushes)
+    app = Litestar(route_handlers=[qimen_gateway, events, stock, *operator], on_shutdown=[wms.close],
                    state=State({"wms": wms}), debug=False)
     return app

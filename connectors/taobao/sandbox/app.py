@@ -31,6 +31,8 @@ from urllib.parse import parse_qsl
 
 from litestar import Litestar, Request, Response, get, post, route
 
+from connectors.testing.operator_routes import bad_request, json_object
+
 from .gateway import dispatch, to_xml
 from .state import SandboxError, SandboxState
 
@@ -40,21 +42,6 @@ DEFAULT_CATALOGUE: list[dict[str, Any]] = [
               {"sku_id": 4200000000002, "outer_id": "SKU-B", "quantity": 50}]},
     {"num_iid": 520000000002, "title": "中枢演示马克杯", "outer_id": "SKU-C", "quantity": 30, "sub_stock": 0},
 ]
-
-
-def _bad(message: str, status: int = 400) -> Response[dict[str, str]]:
-    return Response({"error": message}, status_code=status)
-
-
-async def _json_object(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    raw = await request.body()
-    try:
-        body = json.loads(raw or b"{}")
-    except ValueError:
-        raise ValueError("body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise ValueError("body must be a JSON object")
-    return body
 
 
 def create_app(
@@ -104,7 +91,7 @@ def create_app(
                 params.update(parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False))
         except (UnicodeDecodeError, ValueError) as exc:
             entry["status"] = 400
-            return _bad(f"request body is not a UTF-8 form: {exc}")
+            return bad_request(f"request body is not a UTF-8 form: {exc}")
         if state.faults.latency_ms:
             await asyncio.sleep(state.faults.latency_ms / 1000)
         method, envelope = dispatch(state, params)
@@ -122,7 +109,7 @@ def create_app(
     @post("/_sandbox/events", status_code=200)
     async def events(request: Request[Any, Any, Any]) -> Response[Any]:
         try:
-            body = await _json_object(request)
+            body = await json_object(request)
             kind = body.get("type")
             if kind == "order":
                 sku = body.get("sku")
@@ -151,11 +138,11 @@ def create_app(
                 return Response({"sku": body.get("sku"), "quantity": holder.quantity})
             raise ValueError("type must be one of order, pay, ship, cancel, stock")
         except SandboxError as exc:
-            return _bad(f"{exc.sub_code}: {exc.sub_msg}", 409)
+            return bad_request(f"{exc.sub_code}: {exc.sub_msg}", 409)
         except KeyError as exc:
-            return _bad(f"missing field {exc.args[0]!r}")
+            return bad_request(f"missing field {exc.args[0]!r}")
         except (TypeError, ValueError) as exc:
-            return _bad(str(exc))
+            return bad_request(str(exc))
 
     @get("/_sandbox/log")
     async def log(since: int = 0) -> dict[str, Any]:
@@ -179,23 +166,23 @@ def create_app(
     @post("/_sandbox/faults", status_code=200)
     async def faults(request: Request[Any, Any, Any]) -> Response[Any]:
         try:
-            body = await _json_object(request)
+            body = await json_object(request)
             state.faults.configure({k: v for k, v in body.items() if k != "ban_seconds"})
             if "ban_seconds" in body:
                 state.fault_ban_seconds = max(1, int(body["ban_seconds"]))
         except (TypeError, ValueError) as exc:
-            return _bad(str(exc))
+            return bad_request(str(exc))
         return Response({**state.faults.state(), "ban_seconds": state.fault_ban_seconds})
 
     @post("/_sandbox/sessions", status_code=200)
     async def sessions(request: Request[Any, Any, Any]) -> Response[Any]:
         try:
-            body = await _json_object(request)
+            body = await json_object(request)
             expires_in = body.get("expires_in")
             session = state.add_session(str(body.get("nick", shop_nick)),
                                         expires_in=None if expires_in is None else float(expires_in))
         except (TypeError, ValueError) as exc:
-            return _bad(str(exc))
+            return bad_request(str(exc))
         return Response({"access_token": session.access_token, "refresh_token": session.refresh_token,
                          "taobao_user_id": session.user_id, "taobao_user_nick": session.nick,
                          "expire_time": int(session.expires_at.timestamp() * 1000)})
@@ -203,16 +190,16 @@ def create_app(
     @post("/_sandbox/clock", status_code=200)
     async def clock(request: Request[Any, Any, Any]) -> Response[Any]:
         try:
-            body = await _json_object(request)
+            body = await json_object(request)
             if "freeze" not in body and "advance_seconds" not in body:
                 raise KeyError("advance_seconds")
             if "freeze" in body:
                 state.clock.freeze(bool(body["freeze"]))
             state.clock.advance(float(body.get("advance_seconds", 0)))
         except KeyError:
-            return _bad("missing field 'advance_seconds' (or 'freeze')")
+            return bad_request("missing field 'advance_seconds' (or 'freeze')")
         except (TypeError, ValueError) as exc:
-            return _bad(str(exc))
+            return bad_request(str(exc))
         return Response({"now": state.now().isoformat(), "offset_seconds": state.clock.offset.total_seconds()})
 
     @get("/_sandbox/tmc")

@@ -35,6 +35,7 @@ import httpx
 from litestar import Litestar, Request, Response, get, post
 
 from connectors.testing.operator import Faults, RequestLog
+from connectors.testing.operator_routes import operator_routes
 
 from ..signing import push_sign, query_sign, signatures_match
 from ..tracking import FINAL_STATES, STATE_CODES, STATE_LABELS
@@ -250,24 +251,13 @@ def create_app(
         except (ValueError, TypeError) as exc:
             return Response({"error": str(exc)}, status_code=400)
 
-    @get("/_sandbox/log")
-    async def log(since: int = 0) -> dict[str, Any]:
-        return {"requests": service.log.entries(since), "pushes": service.pushes}
-
     @get("/_sandbox/stock")
     async def shipments() -> dict[str, Any]:
         return {"stock": {n: {**s.result(), "subscribed": bool(s.callback_url)} for n, s in service.shipments.items()}}
-
-    @post("/_sandbox/faults", status_code=200)
-    async def faults(request: Request[Any, Any, Any]) -> Response[Any]:
-        try:
-            service.faults.configure(await request.json())
-        except (ValueError, TypeError, AttributeError) as exc:
-            return Response({"error": str(exc)}, status_code=400)
-        return Response(service.faults.state())
 
     async def shutdown() -> None:
         with contextlib.suppress(Exception):
             await service.close()
 
-    return Litestar(route_handlers=[query, subscribe, events, log, shipments, faults], on_shutdown=[shutdown])
+    operator = operator_routes(service.log, service.faults, pushes=service.pushes)
+    return Litestar(route_handlers=[query, subscribe, events, shipments, *operator], on_shutdown=[shutdown])

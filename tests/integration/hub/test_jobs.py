@@ -101,9 +101,9 @@ async def _states_are(hub: Any, expected: dict[int, str]) -> bool:
     return True
 
 
-async def test_a_job_whose_worker_died_is_run_again(pg_settings: Settings) -> None:
+async def test_a_job_whose_worker_died_is_run_again(private_pg_settings: Settings) -> None:
     tag = uuid.uuid4().hex
-    hub = await build_hub(pg_settings, run_jobs=False)
+    hub = await build_hub(private_pg_settings, run_jobs=False)
     try:
         async with hub.sessionmaker() as session, session.begin():
             job_id = await outbox.enqueue(session, "test.record", f"k:{tag}", {"tag": tag})
@@ -162,8 +162,8 @@ async def test_arq_delivers_jobs_and_a_redis_flush_loses_none(pg_settings: Setti
         await redis.aclose()
 
 
-async def test_jobs_recover_command_redelivers_due_work_to_redis(pg_settings: Settings) -> None:
-    settings = pg_settings.model_copy(update={"redis_url": REDIS_URL})
+async def test_jobs_recover_command_redelivers_due_work_to_redis(private_pg_settings: Settings) -> None:
+    settings = private_pg_settings.model_copy(update={"redis_url": REDIS_URL})
     redis = Redis.from_url(REDIS_URL)
     hub = await build_hub(settings, run_jobs=False)
     tag = uuid.uuid4().hex

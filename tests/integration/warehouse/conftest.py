@@ -18,26 +18,15 @@ from connectors.qimen.sandbox import create_app
 from connectors.testing import run_sandbox
 from hub.settings import Settings
 from hub.storage.engine import make_engine, make_sessionmaker
-from hub.storage.models import Base, RawEvent
+from hub.storage.models import RawEvent
 from tests.support.hubserver import HubServer
 
 APP_KEY, APP_SECRET, CUSTOMER = "wms-key", "wms-secret-0123456789", "CUST01"
 CHINA = timezone(timedelta(hours=8))
 
 
-async def _create_tables(settings: Settings) -> None:
-    # Until the lead generates the migration for hub/storage/models_warehouse.py.
-    engine = make_engine(settings)
-    try:
-        async with engine.begin() as conn:
-            await conn.run_sync(lambda sync: Base.metadata.create_all(sync, checkfirst=True))
-    finally:
-        await engine.dispose()
-
-
 @pytest.fixture(scope="module")
 def wh_hub(pg_settings: Settings) -> Iterator[HubServer]:
-    asyncio.run(_create_tables(pg_settings))
     with HubServer(pg_settings.model_copy(update={"reconcile_interval_seconds": 3600})) as server:
         yield server
 

@@ -1,8 +1,8 @@
-"""security outbound vouchers sync cursors
+"""security outbound vouchers sync warehouse
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-21 23:52:29.458939
+Create Date: 2026-11-22 00:15:31.330299
 """
 
 from __future__ import annotations
@@ -280,6 +280,123 @@ def upgrade() -> None:
     sa.Column('updated_at', hub.storage.models.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_subscriptions'))
     )
+    op.create_table('wh_alerts',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('sku', sa.String(length=128), nullable=False),
+    sa.Column('location', sa.String(length=64), nullable=False),
+    sa.Column('level', sa.String(length=20), nullable=False),
+    sa.Column('threshold', sa.BigInteger(), nullable=False),
+    sa.Column('free', sa.BigInteger(), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('movement_id', sa.BigInteger(), nullable=True),
+    sa.Column('event_id', sa.BigInteger(), nullable=True),
+    sa.Column('created_at', hub.storage.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('cleared_at', hub.storage.models.UTCDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_wh_alerts'))
+    )
+    with op.batch_alter_table('wh_alerts', schema=None) as batch_op:
+        batch_op.create_index('ix_wh_alerts_cell', ['sku', 'location', 'level', 'status'], unique=False)
+
+    op.create_table('wh_batches',
+    sa.Column('sku', sa.String(length=128), nullable=False),
+    sa.Column('location', sa.String(length=64), nullable=False),
+    sa.Column('batch_code', sa.String(length=100), nullable=False),
+    sa.Column('quantity', sa.BigInteger(), nullable=False),
+    sa.Column('product_date', sa.String(length=30), nullable=False),
+    sa.Column('expire_date', sa.String(length=30), nullable=False),
+    sa.Column('updated_at', hub.storage.models.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('sku', 'location', 'batch_code', name=op.f('pk_wh_batches'))
+    )
+    op.create_table('wh_confirm_bookings',
+    sa.Column('key', sa.String(length=250), nullable=False),
+    sa.Column('order_code', sa.String(length=100), nullable=False),
+    sa.Column('raw_event_id', sa.BigInteger(), nullable=True),
+    sa.Column('movement_ids', sa.JSON().with_variant(sa.JSON(none_as_null=True), 'postgresql'), nullable=False),
+    sa.Column('created_at', hub.storage.models.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('key', name=op.f('pk_wh_confirm_bookings'))
+    )
+    op.create_table('wh_delivery_lines',
+    sa.Column('order_code', sa.String(length=100), nullable=False),
+    sa.Column('line_no', sa.String(length=20), nullable=False),
+    sa.Column('sku', sa.String(length=128), nullable=False),
+    sa.Column('reservation_key', sa.String(length=200), nullable=False),
+    sa.Column('planned', sa.BigInteger(), nullable=False),
+    sa.Column('shipped', sa.BigInteger(), nullable=False),
+    sa.Column('shipped_from_free', sa.BigInteger(), nullable=False),
+    sa.Column('released', sa.BigInteger(), nullable=False),
+    sa.Column('backordered', sa.BigInteger(), nullable=False),
+    sa.Column('fefo', sa.JSON().with_variant(sa.JSON(none_as_null=True), 'postgresql'), nullable=False),
+    sa.PrimaryKeyConstraint('order_code', 'line_no', name=op.f('pk_wh_delivery_lines'))
+    )
+    op.create_table('wh_delivery_orders',
+    sa.Column('code', sa.String(length=100), nullable=False),
+    sa.Column('source', sa.String(length=100), nullable=False),
+    sa.Column('order_ref', sa.String(length=200), nullable=False),
+    sa.Column('warehouse', sa.String(length=64), nullable=False),
+    sa.Column('wms_source', sa.String(length=100), nullable=False),
+    sa.Column('order_type', sa.String(length=20), nullable=False),
+    sa.Column('status', sa.String(length=30), nullable=False),
+    sa.Column('wms_order_id', sa.String(length=100), nullable=False),
+    sa.Column('logistics_code', sa.String(length=50), nullable=False),
+    sa.Column('express_code', sa.String(length=100), nullable=False),
+    sa.Column('tracking_state', sa.String(length=40), nullable=False),
+    sa.Column('picking_policy', sa.String(length=20), nullable=False),
+    sa.Column('receiver', sa.JSON().with_variant(sa.JSON(none_as_null=True), 'postgresql'), nullable=False),
+    sa.Column('raw_event_id', sa.BigInteger(), nullable=True),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('created_at', hub.storage.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', hub.storage.models.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('code', name=op.f('pk_wh_delivery_orders'))
+    )
+    with op.batch_alter_table('wh_delivery_orders', schema=None) as batch_op:
+        batch_op.create_index('ix_wh_delivery_orders_express', ['express_code'], unique=False)
+        batch_op.create_index('ix_wh_delivery_orders_order', ['source', 'order_ref'], unique=False)
+
+    op.create_table('wh_inbound_lines',
+    sa.Column('order_code', sa.String(length=100), nullable=False),
+    sa.Column('line_no', sa.String(length=20), nullable=False),
+    sa.Column('sku', sa.String(length=128), nullable=False),
+    sa.Column('planned', sa.BigInteger(), nullable=False),
+    sa.Column('received', sa.BigInteger(), nullable=False),
+    sa.Column('inspect', sa.Boolean(), nullable=False),
+    sa.Column('by_bucket', sa.JSON().with_variant(sa.JSON(none_as_null=True), 'postgresql'), nullable=False),
+    sa.PrimaryKeyConstraint('order_code', 'line_no', name=op.f('pk_wh_inbound_lines'))
+    )
+    op.create_table('wh_inbound_orders',
+    sa.Column('code', sa.String(length=100), nullable=False),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('warehouse', sa.String(length=64), nullable=False),
+    sa.Column('wms_source', sa.String(length=100), nullable=False),
+    sa.Column('order_type', sa.String(length=20), nullable=False),
+    sa.Column('from_warehouse', sa.String(length=64), nullable=False),
+    sa.Column('related_code', sa.String(length=200), nullable=False),
+    sa.Column('source', sa.String(length=100), nullable=False),
+    sa.Column('status', sa.String(length=30), nullable=False),
+    sa.Column('wms_order_id', sa.String(length=100), nullable=False),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('created_at', hub.storage.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', hub.storage.models.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('code', name=op.f('pk_wh_inbound_orders'))
+    )
+    with op.batch_alter_table('wh_inbound_orders', schema=None) as batch_op:
+        batch_op.create_index('ix_wh_inbound_orders_kind', ['kind', 'created_at'], unique=False)
+
+    op.create_table('wh_tracking_events',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('raw_event_id', sa.BigInteger(), nullable=False),
+    sa.Column('express_code', sa.String(length=100), nullable=False),
+    sa.Column('company', sa.String(length=50), nullable=False),
+    sa.Column('state', sa.String(length=40), nullable=False),
+    sa.Column('delivery_order', sa.String(length=100), nullable=True),
+    sa.Column('context', sa.String(length=500), nullable=False),
+    sa.Column('scanned_at', sa.String(length=30), nullable=False),
+    sa.Column('created_at', hub.storage.models.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_wh_tracking_events')),
+    sa.UniqueConstraint('raw_event_id', name=op.f('uq_wh_tracking_events_raw_event_id'))
+    )
+    with op.batch_alter_table('wh_tracking_events', schema=None) as batch_op:
+        batch_op.create_index('ix_wh_tracking_number', ['express_code', 'id'], unique=False)
+
     with op.batch_alter_table('raw_events', schema=None) as batch_op:
         batch_op.add_column(sa.Column('payload', sa.JSON().with_variant(sa.JSON(none_as_null=True), 'postgresql'), nullable=True))
 
@@ -291,6 +408,27 @@ def downgrade() -> None:
     with op.batch_alter_table('raw_events', schema=None) as batch_op:
         batch_op.drop_column('payload')
 
+    with op.batch_alter_table('wh_tracking_events', schema=None) as batch_op:
+        batch_op.drop_index('ix_wh_tracking_number')
+
+    op.drop_table('wh_tracking_events')
+    with op.batch_alter_table('wh_inbound_orders', schema=None) as batch_op:
+        batch_op.drop_index('ix_wh_inbound_orders_kind')
+
+    op.drop_table('wh_inbound_orders')
+    op.drop_table('wh_inbound_lines')
+    with op.batch_alter_table('wh_delivery_orders', schema=None) as batch_op:
+        batch_op.drop_index('ix_wh_delivery_orders_order')
+        batch_op.drop_index('ix_wh_delivery_orders_express')
+
+    op.drop_table('wh_delivery_orders')
+    op.drop_table('wh_delivery_lines')
+    op.drop_table('wh_confirm_bookings')
+    op.drop_table('wh_batches')
+    with op.batch_alter_table('wh_alerts', schema=None) as batch_op:
+        batch_op.drop_index('ix_wh_alerts_cell')
+
+    op.drop_table('wh_alerts')
     op.drop_table('webhook_subscriptions')
     with op.batch_alter_table('webhook_deliveries', schema=None) as batch_op:
         batch_op.drop_index('ix_webhook_deliveries_sub')
