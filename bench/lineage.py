@@ -19,7 +19,7 @@ import asyncio
 import json
 import random
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import asyncpg
 import httpx
@@ -37,7 +37,7 @@ VIEW_DEF = "view_definition:erp.available@1"
 async def load(dsn: str, movements: int, skus: int) -> float:
     start = time.perf_counter()
     conn = await asyncpg.connect(dsn)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     try:
         await conn.execute("SET synchronous_commit = off")
         await conn.execute("INSERT INTO lineage_nodes (id, kind, label, data, created_at) VALUES ($1, 'view_definition',"
@@ -45,7 +45,7 @@ async def load(dsn: str, movements: int, skus: int) -> float:
         chunk = 100_000
         for base in range(1, movements + 1, chunk):
             ids = range(base, min(movements + 1, base + chunk))
-            mov = [(i, f"bench:{i}", "receive", f"L-{i % skus:06d}", 1, "supplier", f"WH/free", f"b{i // 100}", now)
+            mov = [(i, f"bench:{i}", "receive", f"L-{i % skus:06d}", 1, "supplier", "WH/free", f"b{i // 100}", now)
                    for i in ids]  # fmt: skip
             await conn.copy_records_to_table("movements", records=mov, columns=[
                 "id", "key", "kind", "sku", "qty", "from_account", "to_account", "batch", "created_at"])  # fmt: skip

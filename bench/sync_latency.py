@@ -24,20 +24,17 @@ Sandboxes run with their rate limits lifted, so what is measured is the hub, not
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 import asyncio
-import itertools
-import json
 import random
 import re
+import sys
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -411,7 +408,7 @@ def run_mode(mode: str, args: argparse.Namespace) -> list[Result]:
 def _start_profile(args: argparse.Namespace, mode: str, rate: float) -> list[Any]:
     import subprocess
 
-    if not args.profile_seconds or mode != "production" or rate != args.rates[0]:
+    if not args.profile_seconds or mode != "production" or rate != (args.profile_rate or args.rates[0]):
         return []
     procs = []
     for pid in getattr(args, "_profile_pids", []):
@@ -456,6 +453,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--profile-seconds", type=float, default=0, help="py-spy the hub processes during the first rate")
     ap.add_argument("--profile-dir", default="/tmp")
+    ap.add_argument("--profile-rate", type=float, default=0, help="the rate to profile (default: the first)")
     ap.add_argument("--quick", action="store_true", help="smoke run: 2 shops x 40 skus, 50 events/s for 5 s")
     args = ap.parse_args()
     if args.quick:

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from hub.cli_channels import channels_app
 from hub.cli_connectors import connector_app, connectors_app, sandbox_command
 from hub.cli_security import mount as mount_security
 from hub.cli_vouchers import vouchers_app
@@ -34,6 +35,7 @@ app.add_typer(jobs_app, name="jobs")
 app.add_typer(mappings_app, name="mappings")
 app.add_typer(vouchers_app, name="vouchers")
 app.add_typer(connectors_app, name="connectors")
+app.add_typer(channels_app, name="channels")
 app.add_typer(connector_app, name="connector")
 app.command("sandbox")(sandbox_command)
 mount_security(app)

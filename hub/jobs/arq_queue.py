@@ -45,14 +45,15 @@ class ArqJobQueue:
         if self._pool is not None:
             await self._pool.aclose()
 
-    async def kick(self, job_ids: Sequence[int], *, delay: float | None = None, rearmed: bool = False) -> None:
-        """``rearmed``: jobs a dead worker held. Its arq entry stays "in progress" for ``job_timeout`` + 10 s
-        and would swallow a re-delivery under the same arq id, so they go under a fresh one (the row's
-        claim still runs each job once)."""
+    async def kick(self, job_ids: Sequence[int], *, delay: float | None = None, rearm_every: float | None = None) -> None:
+        """``rearm_every``: jobs a dead worker held (re-armed, or pending but long overdue). Its arq entry stays
+        "in progress" for ``job_timeout`` + 10 s and would swallow a re-delivery under the same arq id, so
+        they go under another one, new once per ``rearm_every`` seconds (the row's claim still runs each
+        job once)."""
         if self._pool is None:
             await self.start()
         assert self._pool is not None
-        suffix = f":r{time.time_ns()}" if rearmed else ""
+        suffix = f":r{int(time.time() // rearm_every)}" if rearm_every else ""
         for job_id in job_ids:
             try:
                 await self._pool.enqueue_job("run_job", job_id, _job_id=arq_job_id(job_id) + suffix,
@@ -71,10 +72,12 @@ async def _sweep_forever(ctx: JobContext) -> None:
     while True:
         try:
             async with ctx.sessionmaker() as session, session.begin():
-                rearmed = await outbox.requeue_stuck_ids(session, ctx.settings.job_stuck_after_seconds)
+                stuck_after = ctx.settings.job_stuck_after_seconds
+                rearmed = await outbox.requeue_stuck_ids(session, stuck_after)
+                rearmed += await outbox.overdue_job_ids(session, stuck_after)
                 ids = await outbox.due_job_ids(session)
             if rearmed:
-                await ctx.queue.kick(rearmed, rearmed=True)
+                await ctx.queue.kick(rearmed, rearm_every=stuck_after)
             await ctx.queue.kick([i for i in ids if i not in set(rearmed)])
         except Exception:  # noqa: BLE001
             log.exception("job sweep failed; retrying")

@@ -135,6 +135,15 @@ async def due_job_ids(session: AsyncSession, *, limit: int = 500, stuck_after: f
     return list((await session.execute(stmt)).scalars().all())
 
 
+async def overdue_job_ids(session: AsyncSession, overdue_after: float, *, limit: int = 500) -> list[int]:
+    """Pending jobs due for longer than ``overdue_after`` s: their delivery is lost or stuck (a worker
+    that died holding the queue entry), so the queue should deliver them afresh."""
+    cutoff = utcnow() - timedelta(seconds=overdue_after)
+    stmt = (select(Job.id).where(Job.state == "pending", Job.run_at <= cutoff).order_by(Job.priority, Job.id)
+            .limit(limit))  # fmt: skip
+    return list((await session.execute(stmt)).scalars().all())
+
+
 async def requeue_stuck(session: AsyncSession, stuck_after: float) -> int:
     """Running jobs whose worker vanished go back to pending (or are superseded by a pending twin)."""
     return len(await requeue_stuck_ids(session, stuck_after))
@@ -167,4 +176,4 @@ async def counts(session: AsyncSession) -> dict[str, int]:
     return {state: int(n) for state, n in rows}
 
 
-__all__: Sequence[str] = ["enqueue", "claim", "finish", "fail", "due_job_ids", "requeue_stuck", "requeue_stuck_ids", "counts"]
+__all__: Sequence[str] = ["enqueue", "claim", "finish", "fail", "due_job_ids", "requeue_stuck", "requeue_stuck_ids", "overdue_job_ids", "counts"]

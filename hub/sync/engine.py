@@ -15,7 +15,7 @@ import logging
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors.base import Capability, ConflictError, Connector, PermanentError, RateLimited, TransientError
@@ -43,6 +43,44 @@ async def listings_of(session: AsyncSession, sku: str) -> list[Source]:
     return [s for s in sources if sku in (s.listings or {})]
 
 
+async def listing_sources(session: AsyncSession, sku: str) -> list[str]:
+    """Names of the enabled sources that list ``sku``. On PostgreSQL the database tests the key, so the
+    listings (thousands of entries per shop) are not shipped and decoded once per ledger change."""
+    if _is_postgres(session):
+        has_sku = text("sources.listings -> :sku IS NOT NULL").bindparams(sku=sku)
+        return list((await session.execute(select(Source.name).where(Source.enabled.is_(True), has_sku))).scalars().all())
+    return [s.name for s in await listings_of(session, sku)]
+
+
+def _is_postgres(session: AsyncSession) -> bool:
+    return session.bind is not None and session.bind.dialect.name == "postgresql"
+
+
+_SOURCES: dict[str, tuple[str, Source, Connector]] = {}
+
+
+async def _source_and_connector(ctx: JobContext, session: AsyncSession, name: str) -> tuple[Source | None, Connector | None]:
+    """The source row and its connector, cached per process while the row is unchanged: PostgreSQL hashes
+    the row (``md5(sources::text)``) so an unchanged source costs one small query instead of shipping,
+    decoding and fingerprinting its listings on every push."""
+    if not _is_postgres(session):
+        src = await session.get(Source, name)
+        return src, (connector_of(ctx.settings, src) if src is not None else None)
+    digest = await session.scalar(text("SELECT md5(sources::text) FROM sources WHERE name = :n"), {"n": name})
+    if digest is None:
+        return None, None
+    cached = _SOURCES.get(name)
+    if cached is not None and cached[0] == digest:
+        return cached[1], cached[2]
+    src = await session.get(Source, name, populate_existing=True)
+    if src is None:
+        return None, None
+    connector = connector_of(ctx.settings, src)
+    session.expunge(src)
+    _SOURCES[name] = (digest, src, connector)
+    return src, connector
+
+
 async def free_by_location(session: AsyncSession, sku: str) -> dict[str, int]:
     rows = (await session.execute(select(Balance.account, Balance.qty).where(
         Balance.sku == sku, Balance.account.like("%/free")))).all()  # fmt: skip
@@ -59,14 +97,14 @@ async def on_ledger_change(session: AsyncSession, applied: list[Movement], ids: 
 
 
 async def enqueue_pushes(session: AsyncSession, sku: str, *, cause: str, force: bool = False) -> None:
-    sources = await listings_of(session, sku)
-    if not sources:
+    names = await listing_sources(session, sku)
+    if not names:
         return
     lane = ZERO_LANE if sum((await free_by_location(session, sku)).values()) <= 0 else NORMAL_LANE
     changed_at = utcnow().isoformat()
-    for source in sources:
-        await outbox.enqueue(session, PUSH_JOB, f"push:{source.name}:{sku}",
-                             {"source": source.name, "sku": sku, "cause": cause, "changed_at": changed_at,
+    for name in names:
+        await outbox.enqueue(session, PUSH_JOB, f"push:{name}:{sku}",
+                             {"source": name, "sku": sku, "cause": cause, "changed_at": changed_at,
                               "force": force}, priority=lane)  # fmt: skip
 
 
@@ -83,29 +121,86 @@ async def note_channel_order(session: AsyncSession, source: str, sku: str, delta
 @job(PUSH_JOB, max_attempts=20)
 async def push(ctx: JobContext, source: str, sku: str, cause: str = "", changed_at: str | None = None,
                force: bool = False) -> None:  # fmt: skip
-    """Serialised per listing. On PostgreSQL one session (one pooled connection) does it all: the advisory
-    lock, the reads, the platform write and the record, committed last, which releases the lock. Two
-    sessions per push (lock + work) let ``max_jobs`` pushes exhaust the pool and wait on each other."""
-    if ctx.settings.is_sqlite:  # SQLite: an asyncio lock, and no transaction held open across the HTTP call
+    """Serialised per listing (an advisory lock on PostgreSQL, an asyncio lock in embedded mode).
+
+    On PostgreSQL the write is *announced* first: a ``pushes`` row in state ``sending`` is committed before
+    the platform is called, under an idempotency key of its own (``push<id>``). A worker killed after the
+    platform applied a delta but before the hub recorded it leaves that row behind; the next push to the
+    listing replays it with the same key (the platform answers "already done") and books it, instead of
+    sending the delta a second time. One connection carries the lock and every step, so ``max_jobs``
+    concurrent pushes need ``max_jobs`` connections, not twice as many."""
+    if ctx.settings.is_sqlite:  # SQLite: no transaction held open across the HTTP call
         lock = _local_locks.setdefault((source, sku), asyncio.Lock())
         async with lock:
             async with ctx.sessionmaker() as session:
                 plan = await _plan(ctx, session, source, sku, changed_at, force)
             if plan is None:
                 return
-            outcome = await _send(plan, cause)
+            outcome = await _send(plan, f"{source}:{sku}:{cause}")
             async with ctx.sessionmaker() as session, session.begin():
                 await _record(session, plan, outcome, cause, changed_at)
         _raise_for(outcome)
         return
-    async with ctx.sessionmaker() as session, session.begin():
-        await locks.lock(session, [f"listing:{source}:{sku}"])
-        plan = await _plan(ctx, session, source, sku, changed_at, force)
-        if plan is None:
-            return
-        outcome = await _send(plan, cause)
-        await _record(session, plan, outcome, cause, changed_at)
+    engine = ctx.sessionmaker.kw["bind"]
+    key = locks.lock_id(f"listing:{source}:{sku}")
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+        await conn.commit()
+        try:
+            async with ctx.sessionmaker(bind=conn) as session:
+                await _replay_unfinished(ctx, session, source, sku)
+                plan = await _plan(ctx, session, source, sku, changed_at, force)
+                if plan is None:
+                    await session.commit()
+                    return
+                intent = await _announce(session, plan, cause, changed_at)
+                await session.commit()
+                outcome = await _send(plan, f"{source}:{sku}:push{intent.id}")
+                await _record(session, plan, outcome, cause, changed_at, row=intent)
+                await session.commit()
+        finally:
+            if not conn.closed and not conn.invalidated:
+                await conn.rollback()
+                await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                await conn.commit()
     _raise_for(outcome)
+
+
+async def _announce(session: AsyncSession, plan: _Plan, cause: str, changed_at: str | None) -> Push:
+    started = utcnow()
+    row = Push(source=plan.name, sku=plan.sku, target=plan.target.value, mode=plan.mode, sent=plan.sent,
+               expected_before=plan.expected, status="sending", response="", explanation=plan.target.explain(),
+               caused_by=cause, changed_at=datetime.fromisoformat(changed_at) if changed_at else started,
+               started_at=started)  # fmt: skip
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def _replay_unfinished(ctx: JobContext, session: AsyncSession, name: str, sku: str) -> None:
+    """Book a write an earlier (killed) push announced but never recorded: same request, same key."""
+    rows = (await session.execute(select(Push).where(Push.source == name, Push.sku == sku, Push.status == "sending")
+                                  .order_by(Push.id))).scalars().all()  # fmt: skip
+    for row in rows:
+        src = await session.get(Source, name)
+        if src is None or not src.enabled:
+            row.status, row.response = "dead", "source disabled before the write was confirmed"
+            continue
+        if row.mode == "absolute" or row.expected_before is None:
+            # an absolute set cannot be replayed safely (it would erase sales since): forget what the
+            # platform holds, so the next push sets it outright
+            await session.execute(update(ListingState).where(ListingState.source == name, ListingState.sku == sku)
+                                  .values(expected=None))  # fmt: skip
+            row.status, row.finished_at, row.response = "unconfirmed", utcnow(), "worker lost before the answer"
+            continue
+        connector = connector_of(ctx.settings, src)
+        target = Target(row.target, [])
+        plan = _Plan(name, sku, connector, target, row.expected_before, row.mode, row.sent)
+        outcome = await _send(plan, f"{name}:{sku}:push{row.id}", started=row.started_at)
+        await _record(session, plan, outcome, row.caused_by, row.changed_at.isoformat() if row.changed_at else None,
+                      row=row)  # fmt: skip
+        await session.commit()
+        _raise_for(outcome)
 
 
 class _Plan:
@@ -129,13 +224,12 @@ class _Outcome:
 async def _plan(ctx: JobContext, session: AsyncSession, name: str, sku: str, changed_at: str | None,
                 force: bool) -> _Plan | None:  # fmt: skip
     """What to send, from the latest state; None when the channel already shows the target."""
-    src = await session.get(Source, name)
-    if src is None or not src.enabled or sku not in (src.listings or {}):
+    src, connector = await _source_and_connector(ctx, session, name)
+    if src is None or connector is None or not src.enabled or sku not in (src.listings or {}):
         return None
-    connector = connector_of(ctx.settings, src)
     rule = PublishRule.from_config((src.settings or {}).get("publish", {}), src.listings[sku])
     target = sellable(rule, await free_by_location(session, sku), now=datetime.now(timezone.utc))
-    state = await session.get(ListingState, (name, sku))
+    state = await session.get(ListingState, (name, sku), populate_existing=True)
     expected = state.expected if state else None
     if expected == target.value and not force:
         return None
@@ -147,11 +241,11 @@ async def _plan(ctx: JobContext, session: AsyncSession, name: str, sku: str, cha
     return _Plan(name, sku, connector, target, expected, mode, sent)
 
 
-async def _send(plan: _Plan, cause: str) -> _Outcome:
-    started = utcnow()
+async def _send(plan: _Plan, key: str, *, started: datetime | None = None) -> _Outcome:
+    started = started or utcnow()
     try:
         result, mode, sent = await _write(plan.connector, plan.sku, plan.mode, plan.sent, plan.expected,
-                                          plan.target.value, key=f"{plan.name}:{plan.sku}:{cause}")  # fmt: skip
+                                          plan.target.value, key=key)  # fmt: skip
     except (TransientError, RateLimited) as exc:
         PUSH_ERRORS.labels(source=plan.name, kind="transient").inc()
         return _Outcome("failed", started, mode=plan.mode, sent=plan.sent, error=str(exc),
@@ -194,17 +288,19 @@ async def _write(connector: Connector, sku: str, mode: str, sent: int, expected:
     return await connector.write_stock(sku, target, idempotency_key=key), "absolute", target
 
 
-async def _record(session: AsyncSession, plan: _Plan, outcome: _Outcome, cause: str, changed_at: str | None) -> None:
+async def _record(session: AsyncSession, plan: _Plan, outcome: _Outcome, cause: str, changed_at: str | None, *,
+                  row: Push | None = None) -> None:  # fmt: skip
     name, sku, target, status = plan.name, plan.sku, plan.target, outcome.status
     finished = utcnow()
     since = datetime.fromisoformat(changed_at) if changed_at else outcome.started
     latency = (finished - since).total_seconds() * 1000
     platform_after = outcome.result.quantity if status == "ok" else None
-    row = Push(source=name, sku=sku, target=target.value, mode=outcome.mode, sent=outcome.sent,
-               expected_before=plan.expected, platform_after=platform_after, status=status,
-               response=outcome.error[:2000], explanation=target.explain(), caused_by=cause, changed_at=since,
-               started_at=outcome.started, finished_at=finished, latency_ms=latency)  # fmt: skip
-    session.add(row)
+    if row is None:
+        row = Push(source=name, sku=sku, target=target.value, expected_before=plan.expected,
+                   explanation=target.explain(), caused_by=cause, changed_at=since, started_at=outcome.started)  # fmt: skip
+        session.add(row)
+    row.mode, row.sent, row.platform_after, row.status = outcome.mode, outcome.sent, platform_after, status
+    row.response, row.finished_at, row.latency_ms = outcome.error[:2000], finished, latency
     await session.flush()
     await lineage.record(session, f"push:{row.id}", kind="push", parents=[cause] if cause else [],
                          label=f"{status}: {name} {sku} → {target.value} ({outcome.mode} {outcome.sent})",

@@ -12,7 +12,7 @@ from hub.channels import connector_of
 from hub.jobs.registry import JobContext, job
 from hub.jobs.scheduler import every
 from hub.metrics import DRIFT
-from hub.storage.models import Source, utcnow
+from hub.storage.models import RawEvent, Source, utcnow
 from hub.storage.models_sync import ListingState
 from hub.sync.engine import enqueue_pushes
 
@@ -41,6 +41,10 @@ async def reconcile_source(ctx: JobContext, source: Source) -> dict[str, int]:
         return {}
     drift: dict[str, int] = {}
     async with ctx.sessionmaker() as session, session.begin():
+        # Events from this channel not yet processed are orders the platform already counted and the hub
+        # has not: adopting the platform's figure now would deduct them twice once they are imported.
+        busy = await session.scalar(select(RawEvent.id).where(RawEvent.source == source.name,
+                                                              RawEvent.status == "pending").limit(1))  # fmt: skip
         for sku in skus:
             state = await session.get(ListingState, (source.name, sku))
             if state is None or state.expected is None or sku not in platform:
@@ -49,6 +53,8 @@ async def reconcile_source(ctx: JobContext, source: Source) -> dict[str, int]:
             state.drift, state.reconciled_at = diff, utcnow()
             if diff:
                 drift[sku] = diff
+                if busy is not None:
+                    continue  # reported; corrected by a later run once the channel's events are in
                 state.expected = int(platform[sku])  # what the platform really holds now
                 await enqueue_pushes_for(session, source.name, sku)
     DRIFT.labels(source=source.name).set(len(drift))

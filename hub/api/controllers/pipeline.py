@@ -146,8 +146,11 @@ class PipelineController(Controller):
         source, upload = data.get("source"), data.get("file")
         if not isinstance(source, str) or not source:
             raise InvalidRequest("form field 'source' is required")
-        msgspec.convert({"source": source, "rows": [{"sku": "x", "location": "x", "stock_type": "x", "quantity": 0}]},
-                        ObservationBatchIn)  # validates the source name  # fmt: skip
+        try:  # the same source-name rule as the JSON route
+            msgspec.convert({"source": source, "rows": [{"sku": "x", "location": "x", "stock_type": "x",
+                                                         "quantity": 0}]}, ObservationBatchIn)  # fmt: skip
+        except msgspec.ValidationError as exc:
+            raise InvalidRequest(f"bad source name {source!r}: {exc}", field="source") from None
         if not isinstance(upload, UploadFile):
             raise InvalidRequest("form field 'file' (a .csv or .xlsx file) is required")
         rows = _read_sheet(upload.filename or "", await upload.read())

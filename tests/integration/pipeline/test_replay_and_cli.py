@@ -81,3 +81,18 @@ def test_rules_try_explains_the_decision(tmp_path: Path) -> None:
     decision = json.loads(out.stdout)
     assert decision["chosen"] == "wms" and decision["value"] == 168 and "authority" in decision["stage"]
     assert subprocess.run(zhongshu("rules", "check"), capture_output=True, timeout=60).returncode == 0
+
+
+def test_channels_add_stores_credentials_encrypted_and_lists_without_them(pg_settings: Settings) -> None:
+    name = f"taobao_{uuid.uuid4().hex[:6]}"
+    env = {**hub_env(database_url=pg_settings.database_url), "COLUMNS": "250"}
+    out = subprocess.run(zhongshu("channels", "add", name, "--platform", "taobao", "--base-url", "http://127.0.0.1:9",
+                                  "--credential", "app_secret=TOPSECRET-123", "--setting", "poll=false",
+                                  "--listing", 'A={"num_iid": 1}'), env=env, capture_output=True, text=True,
+                         timeout=60)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    listed = subprocess.run(zhongshu("channels", "list"), env=env, capture_output=True, text=True, timeout=60)
+    assert name in listed.stdout and "stored" in listed.stdout and "TOPSECRET" not in listed.stdout
+    bad = subprocess.run(zhongshu("channels", "add", "x_y", "--platform", "nope"), env=env, capture_output=True,
+                         text=True, timeout=60)  # fmt: skip
+    assert bad.returncode == 2 and "unknown platform" in bad.stderr
