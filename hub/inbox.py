@@ -65,3 +65,14 @@ async def store_and_enqueue(uow: UnitOfWork, **kwargs: Any) -> Stored:
     if not stored.duplicate and kwargs.get("status", "pending") == "pending":
         await uow.enqueue(PROCESS_JOB, f"raw:{stored.raw_event_id}", {"raw_event_id": stored.raw_event_id})
     return stored
+
+
+async def record_refusal(sessionmaker: Any, *, source: str, reason: str, headers: Mapping[str, str],
+                         body: bytes = b"") -> None:  # fmt: skip
+    """Keep a trace of a push refused before its connector could look at it (unknown instance, oversize):
+    an operator sees it in the inbox as ``refused``; nothing ever processes it."""
+    import time
+
+    async with sessionmaker() as session, session.begin():
+        await store(session, source=source[:100], platform_event_id=f"refused:{time.time_ns()}", body=body[:65536],
+                    headers=dict(headers), verified=False, verification=reason, status="refused")  # fmt: skip

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from hub.inbox import record_refusal
 from hub.settings import Settings
 
 MAX_INBOUND_BODY = 1024 * 1024
@@ -105,16 +106,15 @@ class InboundLimitMiddleware:
             await self.app(scope, receive, send)
             return
         length = next((v for k, v in scope.get("headers", ()) if k == b"content-length"), None)
-        if length is not None and length.isdigit() and int(length) > MAX_INBOUND_BODY:
-            await _send(
-                send,
-                *_problem(
-                    413, "payload too large", f"body of {int(length)} bytes exceeds the {MAX_INBOUND_BODY}-byte limit"
-                ),
-            )
-            return
         source = path[len(WEBHOOK_PREFIX) :].split("/", 1)[0] or "-"
         hub = getattr(scope["app"].state, "hub", None)
+        if length is not None and length.isdigit() and int(length) > MAX_INBOUND_BODY:
+            reason = f"body of {int(length)} bytes exceeds the {MAX_INBOUND_BODY}-byte limit"
+            await _send(send, *_problem(413, "payload too large", reason))
+            if hub is not None:  # recorded as refused (headers only), never processed
+                headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", ())}
+                await record_refusal(hub.sessionmaker, source=source, reason=reason, headers=headers)
+            return
         if hub is not None:
             try:
                 await check_inbound_rate(source, hub.settings)

@@ -36,6 +36,9 @@ class WebhookController(Controller):
             connector = await connector_for(uow.session, hub.settings, instance)
         except HubError as exc:
             INBOUND.labels(source=instance, outcome="unknown_instance").inc()
+            await uow.session.rollback()
+            await inbox.record_refusal(hub.sessionmaker, source=instance, reason=exc.detail, headers=headers,
+                                       body=body)  # fmt: skip
             return Response(json.dumps({"error": exc.detail}).encode(), status_code=404, media_type="application/json")
         try:
             events = _verify(connector, headers, body)

@@ -9,11 +9,13 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from connectors.base import hmac_sha256_base64
 from connectors.shopify.sandbox import create_app
 from connectors.shopify.sandbox._push import webhook_request
 from connectors.testing import run_sandbox
+from hub.storage.models import RawEvent
 from tests.e2e.channels.conftest import Channel, raw_ids_upstream, wait_for
 
 SECRET, TOKEN, SHOP = "shpss_e2e_secret", "shpat_e2e_token", "zhongshu-sandbox.myshopify.com"
@@ -121,8 +123,12 @@ async def test_bad_deliveries_are_refused_recorded_and_never_processed(
     malformed = await api.post(channel.webhook_url, content=bad_json,
                                headers={**h, "X-Shopify-Hmac-Sha256": hmac_sha256_base64(SECRET, bad_json)})
     assert malformed.status_code == 400
-    unknown = await api.post(f"{channel.server.url}/webhooks/shopify_nosuch{channel.name[-8:]}", content=body, headers=h)
+    nosuch = f"shopify_nosuch{channel.name[-8:]}"
+    unknown = await api.post(f"{channel.server.url}/webhooks/{nosuch}", content=body, headers=h)
     assert unknown.status_code == 404
+    async with channel.sessionmaker() as session:
+        kept = (await session.execute(select(RawEvent).where(RawEvent.source == nosuch))).scalars().all()
+    assert [(r.status, r.verified) for r in kept] == [("refused", False)] and "no enabled source" in kept[0].verification
     huge = json.dumps({**order, "note": "x" * (1024 * 1024)}).encode()
     too_big = await api.post(channel.webhook_url, content=huge,
                              headers={**h, "X-Shopify-Hmac-Sha256": hmac_sha256_base64(SECRET, huge)})
@@ -130,8 +136,9 @@ async def test_bad_deliveries_are_refused_recorded_and_never_processed(
 
     rows = await channel.raw_events()
     refused = [r for r in rows if r.status == "refused"]
-    assert len(refused) == 4, [(r.status, r.topic, r.verification) for r in rows]
-    assert {r.body for r in refused} == {tampered, body, bad_json}
+    assert len(refused) == 5, [(r.status, r.topic, r.verification) for r in rows]  # the oversize one too (no body)
+    assert {r.body for r in refused} == {tampered, body, bad_json, b""}
+    assert any("exceeds" in r.verification for r in refused)
     assert all(not r.verified for r in refused)
     # what else arrived is the sandbox's own stock pushes (the hub syncs its stock to the shop), no order
     assert not [r for r in rows if r.status != "refused" and r.topic.startswith("orders/")]
