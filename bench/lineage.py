@@ -40,8 +40,8 @@ async def load(dsn: str, movements: int, skus: int) -> float:
     now = datetime.now(UTC)
     try:
         await conn.execute("SET synchronous_commit = off")
-        await conn.execute("INSERT INTO lineage_nodes (id, kind, label, data, created_at) VALUES ($1, 'view_definition',"
-                           " 'erp.available v1', '{}', $2)", VIEW_DEF, now)  # fmt: skip
+        await conn.execute("INSERT INTO lineage_nodes (id, kind, label, data, created_at)"
+                           " VALUES ($1, 'view_definition', 'erp.available v1', '{}', $2)", VIEW_DEF, now)  # fmt: skip
         chunk = 100_000
         for base in range(1, movements + 1, chunk):
             ids = range(base, min(movements + 1, base + chunk))
@@ -116,7 +116,10 @@ def main() -> None:
     asyncio.run(upgrade(Settings(database_url=url)))
     dsn = url.replace("postgresql+asyncpg://", "postgresql://")
     took = asyncio.run(load(dsn, args.movements, args.skus))
-    print(f"  loaded {args.movements:,} movements and {4 * args.movements + 1:,} lineage nodes in {took:.0f} s", flush=True)
+    print(
+        f"  loaded {args.movements:,} movements and {4 * args.movements + 1:,} lineage nodes in {took:.0f} s",
+        flush=True,
+    )
     rng = random.Random(1)
     settings = hub_settings(url)
     rows = []
@@ -127,11 +130,15 @@ def main() -> None:
             server, size = asyncio.run(in_process(url, nodes))
             http = asyncio.run(over_http(stack.url, auth, nodes))
             rows.append((kind, size, server, http))
-    print(f"  {'node':<9} {'nodes/walk':>10} {'server p50':>10} {'server p99':>10} {'server max':>10}"
-          f" {'HTTP p50':>9} {'HTTP p99':>9}   (ms)")
+    print(
+        f"  {'node':<9} {'nodes/walk':>10} {'server p50':>10} {'server p99':>10} {'server max':>10}"
+        f" {'HTTP p50':>9} {'HTTP p99':>9}   (ms)"
+    )
     for kind, size, server, http in rows:
-        print(f"  {kind:<9} {size:>10} {pct(server, 50):>10.1f} {pct(server, 99):>10.1f} {max(server):>10.1f}"
-              f" {pct(http, 50):>9.1f} {pct(http, 99):>9.1f}")
+        print(
+            f"  {kind:<9} {size:>10} {pct(server, 50):>10.1f} {pct(server, 99):>10.1f} {max(server):>10.1f}"
+            f" {pct(http, 50):>9.1f} {pct(http, 99):>9.1f}"
+        )
     print(f"  bar: p99 < 100 ms server time; {machine()}")
 
 

@@ -44,14 +44,17 @@ def wms_change(sku: str, n: int, rng: random.Random) -> tuple[str, str, dict[str
 
 
 def meituan_stock(sku: str, n: int, rng: random.Random) -> tuple[str, str, dict[str, Any]]:
-    food = [{"app_food_code": sku, "sku_id": sku, "stock": rng.randint(50, 200), "pending_outbound": rng.randint(0, 20)}]
+    food = [
+        {"app_food_code": sku, "sku_id": sku, "stock": rng.randint(50, 200), "pending_outbound": rng.randint(0, 20)}
+    ]
     return "meituan", "retail.sku.stock", {"app_id": "6000", "app_poi_code": "WH", "timestamp": 1777600790 + n,
                                            "food_data": json.dumps(food)}  # fmt: skip
 
 
 def douyin_stock(sku: str, n: int, rng: random.Random) -> tuple[str, str, dict[str, Any]]:
-    data = {"id": 1730000000000000001 + n, "product_id": 3600000000000000001, "code": sku, "stock_num": rng.randint(50, 200),
-            "prehold_stock_num": rng.randint(0, 10), "price": 9900, "spec_detail_name1": "默认", "out_sku_id": 0}  # fmt: skip
+    data = {"id": 1730000000000000001 + n, "product_id": 3600000000000000001, "code": sku,
+            "stock_num": rng.randint(50, 200), "prehold_stock_num": rng.randint(0, 10), "price": 9900,
+            "spec_detail_name1": "默认", "out_sku_id": 0}  # fmt: skip
     return "douyin", "sku.stockNum", {"code": 10000, "msg": "success", "log_id": f"{n}", "sub_code": "", "sub_msg": "",
                                       "data": data}  # fmt: skip
 
@@ -59,7 +62,9 @@ def douyin_stock(sku: str, n: int, rng: random.Random) -> tuple[str, str, dict[s
 KINDS = (wms_change, meituan_stock, douyin_stock)
 
 
-async def drive(url: str, auth: dict[str, str], *, seconds: float, concurrency: int, skus: list[str]) -> tuple[int, int, float]:
+async def drive(
+    url: str, auth: dict[str, str], *, seconds: float, concurrency: int, skus: list[str]
+) -> tuple[int, int, float]:
     rng = random.Random(3)
     counter = itertools.count()
     sent = errors = 0
@@ -126,7 +131,9 @@ def run_mode(mode: str, args: argparse.Namespace) -> tuple[Any, ...]:
     with hub_stack(settings, api_workers=api, workers=workers) as stack:
         auth = bearer(token_for(Settings(database_url=db)))
         load0 = loadavg()
-        sent, errors, _ = asyncio.run(drive(stack.url, auth, seconds=args.seconds, concurrency=args.concurrency, skus=skus))
+        sent, errors, _ = asyncio.run(
+            drive(stack.url, auth, seconds=args.seconds, concurrency=args.concurrency, skus=skus)
+        )
         res = asyncio.run(settle(db, sent, timeout=args.drain_timeout))
         load = f"{load0} → {loadavg()}"
     return mode, sent, errors, res, load
@@ -145,16 +152,24 @@ def main() -> None:
     args = ap.parse_args()
     if args.quick:
         args.seconds, args.concurrency, args.skus = 3, 8, 50
-    print(f"pipeline: raw events (WMS inventory.query, Meituan stock, Douyin stockNum) inbox → ledger + views;"
-          f" {args.concurrency} clients for {args.seconds:.0f} s; {machine()}", flush=True)
+    print(
+        f"pipeline: raw events (WMS inventory.query, Meituan stock, Douyin stockNum) inbox → ledger + views;"
+        f" {args.concurrency} clients for {args.seconds:.0f} s; {machine()}",
+        flush=True,
+    )
     rows = [run_mode(mode, args) for mode in args.modes]
-    print(f"  {'mode':<10} {'events':>7} {'posted/s':>8} {'obs':>7} {'obs/s':>7} {'events/s':>8} {'movements':>9}"
-          f" {'views':>7} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}  statuses; load")
+    print(
+        f"  {'mode':<10} {'events':>7} {'posted/s':>8} {'obs':>7} {'obs/s':>7} {'events/s':>8} {'movements':>9}"
+        f" {'views':>7} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}  statuses; load"
+    )
     for mode, sent, errors, r, load in rows:
         span = r["span"]
-        print(f"  {mode:<10} {r['events']:>7} {sent / args.seconds:>8.0f} {r['observations']:>7} {r['observations'] / span:>7.0f}"
-              f" {r['events'] / span:>8.0f} {r['movements']:>9} {r['views']:>7} {pct(r['lat'], 50):>8.0f}"
-              f" {pct(r['lat'], 99):>8.0f} {errors:>6}  {r['statuses']}; load {load}")
+        print(
+            f"  {mode:<10} {r['events']:>7} {sent / args.seconds:>8.0f} {r['observations']:>7}"
+            f" {r['observations'] / span:>7.0f}"
+            f" {r['events'] / span:>8.0f} {r['movements']:>9} {r['views']:>7} {pct(r['lat'], 50):>8.0f}"
+            f" {pct(r['lat'], 99):>8.0f} {errors:>6}  {r['statuses']}; load {load}"
+        )
 
 
 if __name__ == "__main__":

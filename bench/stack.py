@@ -114,7 +114,9 @@ def hub_settings(database_url: str, redis_url: str | None = None, **extra: str) 
 
 
 @contextmanager
-def hub_stack(settings: dict[str, str], *, api_workers: int = 1, workers: int = 0, max_jobs: int = 20) -> Iterator[Stack]:
+def hub_stack(
+    settings: dict[str, str], *, api_workers: int = 1, workers: int = 0, max_jobs: int = 20
+) -> Iterator[Stack]:
     """``zhongshu serve --workers N`` (+ ``workers`` × ``zhongshu worker``) as subprocesses."""
     port = free_port()
     api = subprocess.Popen(zhongshu("serve", "--port", str(port), "--workers", str(api_workers)),

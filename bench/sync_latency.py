@@ -102,7 +102,7 @@ def sandboxes(hub_url: str, shops: int, skus: list[str], stock: dict[str, int]) 
             if platform == "shopify":
                 kwargs: dict[str, Any] = {"app_key": KEY, "app_secret": SECRET, "access_token": TOKEN, "hub_url": hook,
                                           "skus": {s: stock[s] for s in skus}, "rest_bucket": 1_000_000,
-                                          "rest_leak": 1_000_000.0, "graphql_max": 1e12, "graphql_restore": 1e12}  # fmt: skip
+                                          "rest_leak": 1e6, "graphql_max": 1e12, "graphql_restore": 1e12}  # fmt: skip
                 with _quiet_stderr():
                     url = stack.enter_context(run_sandbox_process("connectors.shopify.sandbox:create_app", kwargs))
             else:
@@ -140,21 +140,27 @@ async def register(stack: Stack, shops: list[Shop], skus: list[str], stock: dict
             listings: dict[str, dict[str, Any]] = {}
             for sku in skus:
                 if shop.platform == "shopify":
-                    listings[sku] = {"inventory_item_id": rows[sku]["inventory_item_id"],
-                                     "location_id": rows[sku]["location_id"]}
+                    listings[sku] = {
+                        "inventory_item_id": rows[sku]["inventory_item_id"],
+                        "location_id": rows[sku]["location_id"],
+                    }
                     shop.ids[str(rows[sku]["inventory_item_id"])] = sku
                 else:
                     listings[sku] = {"sku_id": rows[sku]["sku_id"]}
                     shop.ids[str(rows[sku]["sku_id"])] = sku
-            settings: dict[str, Any] = {"poll": False}
+            # the connector's own token bucket follows the platform's plan (Shopify Standard REST: 2/s): lifted,
+            # like the sandboxes' limits, so the hub is measured and not a plan's throttle
+            settings: dict[str, Any] = {"poll": False, "rate_limit_per_second": 1_000_000, "rate_limit_burst": 1_000_000}
             if shop.platform == "shopify":
                 settings["shop_domain"] = "zhongshu-sandbox.myshopify.com"
             r = await hub.post("/api/v1/sources", json={"name": shop.name, "platform": shop.platform,
                                                         "base_url": shop.url, "default_location": "WH",
                                                         "listings": listings, "settings": settings})  # fmt: skip
             r.raise_for_status()
-            r = await hub.put(f"/api/v1/sources/{shop.name}/credentials",
-                              json={"credentials": {"app_key": KEY, "app_secret": SECRET, "access_token": TOKEN}})
+            r = await hub.put(
+                f"/api/v1/sources/{shop.name}/credentials",
+                json={"credentials": {"app_key": KEY, "app_secret": SECRET, "access_token": TOKEN}},
+            )
             r.raise_for_status()
         # the warehouse receives the opening stock: the hub pushes it to every shop (warm-up, not measured)
         for chunk in range(0, len(skus), 100):
@@ -196,8 +202,9 @@ async def drive(shops: list[Shop], skus: list[str], hot: list[str], *, rate: flo
     sent: list[Sent] = []
     gate = asyncio.Semaphore(max_in_flight)
     for shop in shops:
-        shop.http = httpx.AsyncClient(base_url=shop.url, timeout=30,
-                                      limits=httpx.Limits(max_connections=max_in_flight // len(shops) + 8))
+        shop.http = httpx.AsyncClient(
+            base_url=shop.url, timeout=30, limits=httpx.Limits(max_connections=max_in_flight // len(shops) + 8)
+        )
 
     async def one(shop: Shop, body: dict[str, Any], sku: str, kind: str) -> None:
         async with gate:
@@ -231,7 +238,10 @@ async def drive(shops: list[Shop], skus: list[str], hot: list[str], *, rate: flo
         shop = shops[rng.randrange(len(shops))]
         if shop.orders and rng.random() < cancel_share:
             order_id, sku = shop.orders.pop(rng.randrange(len(shop.orders)))
-            body: dict[str, Any] = {"type": "cancel", "order_id": int(order_id) if shop.platform == "shopify" else order_id}
+            body: dict[str, Any] = {
+                "type": "cancel",
+                "order_id": int(order_id) if shop.platform == "shopify" else order_id,
+            }
             kind = "cancel"
         else:
             sku = rng.choice(hot) if rng.random() < 0.3 else rng.choice(skus)
@@ -283,13 +293,14 @@ async def measure(database_url: str, shops: list[Shop], sent: list[Sent], since:
     engine = make_engine(Settings(database_url=database_url))
     try:
         async with make_sessionmaker(engine)() as s:
+            since_dt = datetime.fromtimestamp(t0 - 1).astimezone()
             raws = (await s.execute(select(RawEvent.source, RawEvent.platform_event_id, RawEvent.received_at,
-                                           RawEvent.processed_at).where(RawEvent.received_at >= datetime.fromtimestamp(t0 - 1).astimezone())))  # fmt: skip
+                                           RawEvent.processed_at).where(RawEvent.received_at >= since_dt)))  # fmt: skip
             by_event: dict[tuple[str, str], tuple[float, float | None]] = {}
             for source, event_id, received, processed in raws.all():
                 by_event[(source, event_id)] = (received.timestamp(), _ts(processed))
             pushes = (await s.execute(select(Push.source, Push.sku, Push.started_at, Push.finished_at)
-                                      .where(Push.status == "ok", Push.started_at >= datetime.fromtimestamp(t0 - 1).astimezone())
+                                      .where(Push.status == "ok", Push.started_at >= since_dt)
                                       .order_by(Push.started_at))).all()  # fmt: skip
     finally:
         await engine.dispose()
@@ -353,7 +364,9 @@ async def job_errors(database_url: str) -> dict[str, int]:
         async with make_sessionmaker(engine)() as s:
             dead = len((await s.execute(select(Job.id).where(Job.state == "dead"))).all())
             failed_pushes = len((await s.execute(select(Push.id).where(Push.status != "ok"))).all())
-            failed_raw = len((await s.execute(select(RawEvent.id).where(RawEvent.status.in_(("failed", "refused"))))).all())
+            failed_raw = len(
+                (await s.execute(select(RawEvent.id).where(RawEvent.status.in_(("failed", "refused"))))).all()
+            )
     finally:
         await engine.dispose()
     return {"dead jobs": dead, "push retries/failures": failed_pushes, "raw failed/refused": failed_raw}
@@ -378,8 +391,11 @@ def run_mode(mode: str, args: argparse.Namespace) -> list[Result]:
             sandboxes(stack.url, args.shops, skus, stock) as shops:  # fmt: skip
         auth = asyncio.run(register(stack, shops, skus, stock))
         warm = asyncio.run(drained(db, timeout=600))
-        print(f"  [{mode}] {len(shops)} shops x {len(skus)} skus registered; opening stock pushed in {warm:.1f} s"
-              f" (pids {stack.pids()})", flush=True)
+        print(
+            f"  [{mode}] {len(shops)} shops x {len(skus)} skus registered; opening stock pushed in {warm:.1f} s"
+            f" (pids {stack.pids()})",
+            flush=True,
+        )
         if args.profile_seconds and mode == "production":
             args._profile_pids = stack.pids()
         for rate in args.rates:
@@ -413,7 +429,8 @@ def _start_profile(args: argparse.Namespace, mode: str, rate: float) -> list[Any
     procs = []
     for pid in getattr(args, "_profile_pids", []):
         out = f"{args.profile_dir}/pyspy-{mode}-{int(rate)}-{pid}.txt"
-        procs.append(subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(pid), "--subprocesses", "--format", "raw",
+        spy = str(Path(sys.executable).with_name("py-spy"))
+        procs.append(subprocess.Popen([spy, "record", "--pid", str(pid), "--subprocesses", "--format", "raw",
                                        "--duration", str(int(args.profile_seconds)), "--rate", "50", "--nonblocking",
                                        "-o", out], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
     return procs
@@ -426,15 +443,20 @@ def _stop_profile(procs: list[Any]) -> None:
 
 def print_row(r: Result, *, header: bool) -> None:
     if header:
-        print(f"  {'mode':<10} {'rate/s':>6} {'events':>6} {'sustained/s':>11} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}"
-              f" {'max ms':>7} {'p99 1st':>7} {'push/ev':>7} {'no push':>7} {'drain s':>7} {'mismatch':>8}  errors; load")
+        print(
+            f"  {'mode':<10} {'rate/s':>6} {'events':>6} {'sustained/s':>11} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}"
+            f" {'max ms':>7} {'p99 1st':>7} {'push/ev':>7} {'no push':>7} {'drain s':>7} {'mismatch':>8}  errors; load"
+        )
     sustained = r.sent / (r.duration + r.drained_after) if r.duration else 0
     per_event = r.pushes / max(1, r.sent)
     errs = ", ".join(f"{k} {v}" for k, v in r.errors.items() if v) or "none"
-    print(f"  {r.mode:<10} {r.rate:>6.0f} {r.sent:>6} {sustained:>11.0f} {pct(r.latencies, 50):>7.0f}"
-          f" {pct(r.latencies, 95):>7.0f} {pct(r.latencies, 99):>7.0f} {max(r.latencies, default=float('nan')):>7.0f}"
-          f" {pct(r.first_channel, 99):>7.0f} {per_event:>7.2f} {r.no_push:>7} {r.drained_after:>7.1f} {r.mismatches:>8}"
-          f"  {errs}; load {r.load}", flush=True)
+    print(
+        f"  {r.mode:<10} {r.rate:>6.0f} {r.sent:>6} {sustained:>11.0f} {pct(r.latencies, 50):>7.0f}"
+        f" {pct(r.latencies, 95):>7.0f} {pct(r.latencies, 99):>7.0f} {max(r.latencies, default=float('nan')):>7.0f}"
+        f" {pct(r.first_channel, 99):>7.0f} {per_event:>7.2f} {r.no_push:>7} {r.drained_after:>7.1f} {r.mismatches:>8}"
+        f"  {errs}; load {r.load}",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -458,8 +480,11 @@ def main() -> None:
     args = ap.parse_args()
     if args.quick:
         args.rates, args.duration, args.shops, args.skus, args.hot = [50], 5, 2, 40, 4
-    print(f"sync latency: webhook accepted → push received by every other shop; {args.shops} shops x {args.skus} skus"
-          f" ({args.hot} hot), {args.duration:.0f} s per rate; {machine()}", flush=True)
+    print(
+        f"sync latency: webhook accepted → push received by every other shop; {args.shops} shops x {args.skus} skus"
+        f" ({args.hot} hot), {args.duration:.0f} s per rate; {machine()}",
+        flush=True,
+    )
     for mode in args.modes:
         run_mode(mode, args)
     print(f"  load average at the end: {loadavg()}")

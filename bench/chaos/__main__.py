@@ -26,6 +26,10 @@ def table(results: Sequence[SeedResult]) -> str:
     rows = [("seeds run", str(len(results))),
             ("events (receipts + webhook deliveries)", str(sum(r.events for r in results)))]
     rows += [(f"faults: {k}", str(faults.get(k, 0))) for k in (*FAULT_KINDS, *DELIVERY_KINDS)]
+    checked: Counter[str] = Counter()
+    for r in results:
+        checked.update(r.checked)
+    rows += [(k, str(v)) for k, v in sorted(checked.items())]
     rows += [("kills recovered", str(len(recoveries))),
              ("slowest recovery after a kill", f"{slowest[1]:.2f} s ({slowest[0]}, seed {slowest[2]})" if slowest else "-"),
              ("invariant violations", str(violations)),

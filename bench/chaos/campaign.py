@@ -1,7 +1,8 @@
 """Run seeds against the real stack: drive the plan, inject its faults, quiesce, check the invariants.
 
-One stack (fresh database, dedicated Redis db) serves a whole campaign; every seed has its own sandboxes,
-sources and skus (named after the seed), so ``--seed N`` alone replays seed N's workload and fault
+One stack (fresh database, dedicated Redis db) serves a whole campaign; every seed has its own sandboxes
+(Shopify, Douyin, a Kingdee ERP — the only enabled ERP while the seed runs — and an outbound-webhook
+subscriber), sources and skus (named after the seed), so ``--seed N`` alone replays seed N's workload and fault
 schedule on a fresh stack.
 """
 
@@ -14,6 +15,7 @@ import os
 import random
 import time
 from collections import Counter
+from datetime import datetime, timedelta, timezone
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +24,8 @@ import httpx
 from bench.chaos import invariants
 from bench.chaos.relay import Capture, Relay
 from bench.chaos.stack import Stack
-from bench.chaos.workload import LOCATION, Model, Step, plan
+from bench.chaos.subscriber import Subscriber
+from bench.chaos.workload import CHANNEL_TIMEOUT, LOCATION, Model, Step, plan
 from connectors.testing import run_sandbox
 from hub.sync.publish import PublishRule
 
@@ -34,6 +37,10 @@ DELIVERY_DEADLINE = float(os.environ.get("CHAOS_DELIVERY_DEADLINE", "60"))
 QUIESCE_TIMEOUT = float(os.environ.get("CHAOS_QUIESCE_TIMEOUT", "60"))
 """A healthy stack quiesces within seconds of the last delivery; past this the run is a violation."""
 RECOVERY_CAP = float(os.environ.get("CHAOS_RECOVERY_CAP", "60"))
+KD_APP_ID = "zs0001_" + __import__("base64").b64encode(bytes(range(40, 64))).decode()
+KD_SECRET, KD_ACCT, KD_BOOK = "kd-sandbox-app-secret", "zs-chaos", "001"
+UNIT_COST = "10.00"
+ERP_TIMEOUT = 1.0  # the Kingdee source's timeout; erp_timeout_after_save answers later than this
 
 
 @dataclass
@@ -46,6 +53,7 @@ class SeedResult:
     recoveries: list[tuple[str, float]] = field(default_factory=list)
     seconds: float = 0.0
     skipped_orders: int = 0
+    checked: Counter[str] = field(default_factory=Counter)
 
     @property
     def slowest_recovery(self) -> float:
@@ -70,6 +78,11 @@ class SeedRun:
         self.sandboxes: dict[str, str] = {}
         self.douyin_ids: dict[str, int] = {}
         self.http = httpx.AsyncClient(timeout=10, headers={"Authorization": f"Bearer {stack.token}"})
+        self.erp = f"kd_s{seed}"
+        self.erp_url = ""
+        self.subscriber = Subscriber()
+        self.subscription_id: int | None = None
+        self.stale: list[tuple[str, int]] = []  # (event id sent, status answered) of webhook_stale deliveries
 
     # -- plumbing -----------------------------------------------------------------------------------
     def api(self) -> str:
@@ -136,7 +149,7 @@ class SeedRun:
             await asyncio.sleep(0.05)
 
     # -- setup --------------------------------------------------------------------------------------
-    async def register(self, relay_url: str) -> None:
+    async def register(self, relay_url: str, subscriber_url: str) -> None:
         shop_sb, dy_sb = self.sandboxes["shopify"], self.sandboxes["douyin"]
         async with httpx.AsyncClient(timeout=10) as sb:
             shop_stock = (await sb.get(f"{shop_sb}/_sandbox/stock")).json()["stock"]
@@ -145,10 +158,11 @@ class SeedRun:
         shop_listings = {s: {"inventory_item_id": shop_stock[s]["inventory_item_id"],
                              "location_id": shop_stock[s]["location_id"]} for s in self.skus}  # fmt: skip
         sources = [
-            ("shopify", shop_sb, shop_listings, {"shop_domain": SHOP_DOMAIN, "poll": False},
+            ("shopify", shop_sb, shop_listings, {"shop_domain": SHOP_DOMAIN, "poll": False, "timeout": CHANNEL_TIMEOUT},
              {"app_key": KEY, "app_secret": SECRET, "access_token": TOKEN}),
             ("douyin", dy_sb, {s: {"sku_id": i} for s, i in self.douyin_ids.items()},
-             {"poll": False, "publish": DOUYIN_RULE}, {"app_key": KEY, "app_secret": SECRET, "access_token": TOKEN}),
+             {"poll": False, "publish": DOUYIN_RULE, "timeout": CHANNEL_TIMEOUT},
+             {"app_key": KEY, "app_secret": SECRET, "access_token": TOKEN}),
         ]  # fmt: skip
         for platform, url, listings, settings, creds in sources:
             name = self.sources[platform]
@@ -161,12 +175,33 @@ class SeedRun:
             r = await self.call("PUT", f"/api/v1/sources/{name}/credentials", json={"credentials": creds})
             if r.status_code != 200:
                 raise RuntimeError(f"cannot set credentials of {name}: {r.status_code} {r.text}")
+        await self.register_erp_and_subscriber(subscriber_url)
+
+    async def register_erp_and_subscriber(self, subscriber_url: str) -> None:
+        """This seed's Kingdee (the only enabled ERP while it runs) and its outbound-webhook subscriber."""
+        r = await self.call("POST", "/api/v1/sources", json={
+            "name": self.erp, "platform": "kingdee", "base_url": f"{self.erp_url}/k3cloud/",
+            "settings": {"auth": "password", "acct_id": KD_ACCT, "username": "administrator", "books": {"E1": KD_BOOK},
+                         "timeout": ERP_TIMEOUT, "retry_attempts": 2, "retry_initial": 0.05, "retry_maximum": 0.2}})  # fmt: skip
+        if r.status_code != 201 and "exists already" not in r.text:
+            raise RuntimeError(f"cannot register {self.erp}: {r.status_code} {r.text}")
+        r = await self.call("PUT", f"/api/v1/sources/{self.erp}/credentials", json={"credentials": {"password": "888888"}})
+        if r.status_code != 200:
+            raise RuntimeError(f"cannot set credentials of {self.erp}: {r.status_code} {r.text}")
+        r = await self.call("POST", "/api/v1/subscriptions", json={
+            "url": f"{subscriber_url}/hook", "event_types": ["*"], "description": f"chaos seed {self.seed}"})  # fmt: skip
+        if r.status_code != 201:
+            raise RuntimeError(f"cannot subscribe {subscriber_url}: {r.status_code} {r.text}")
+        self.subscription_id = int(r.json()["id"])
 
     # -- steps --------------------------------------------------------------------------------------
     async def receive(self, index: int, step: Step) -> None:
         key = f"rcv-s{self.seed}-{index}"
         body = {"movements": [{"key": key, "sku": step.sku, "qty": step.qty, "from": "supplier",
                                "to": f"{LOCATION}/free", "kind": "receive"}]}  # fmt: skip
+        r = await self.call("POST", "/api/v1/vouchers/unit-costs", json={"movement_key": key, "unit_cost": UNIT_COST})
+        if r.status_code != 200:
+            self.result.violations.append(f"unit cost refused: {key} {r.status_code} {r.text[:200]}")
         answered = False
         for _ in range(step.copies):  # a client that retries (same key): must count once
             r = await self.call("POST", "/api/v1/movements", json=body)
@@ -256,13 +291,17 @@ class SeedRun:
             self.spawn(self.stack.pg_outage())
         elif step.fault == "redis_flush":
             await self.stack.flush_redis()
-        elif step.fault in ("sandbox_5xx", "sandbox_429", "sandbox_latency"):
+        elif step.fault in ("sandbox_5xx", "sandbox_429", "sandbox_latency", "sandbox_timeout"):
             body: dict[str, Any] = {"force_error": {"kind": "server", "count": step.qty}} if step.fault == "sandbox_5xx" \
                 else {"force_429": step.qty} if step.fault == "sandbox_429" else {"latency_ms": step.qty}
             async with httpx.AsyncClient(timeout=10) as sb:
                 await sb.post(f"{self.sandboxes[step.target]}/_sandbox/faults", json=body)
-            if step.fault == "sandbox_latency":
+            if step.fault in ("sandbox_latency", "sandbox_timeout"):
                 self.spawn(self._latency_off(step.target))
+        elif step.fault == "erp_timeout_after_save":
+            async with httpx.AsyncClient(timeout=10) as sb:
+                await sb.post(f"{self.erp_url}/_sandbox/knobs", json={"timeout_after_save": step.qty,
+                                                                      "timeout_seconds": ERP_TIMEOUT + 0.5})  # fmt: skip
         elif step.fault == "credentials_rotate":
             name = self.sources[step.target]
             r = await self.call("PUT", f"/api/v1/sources/{name}/credentials", json={
@@ -285,6 +324,7 @@ class SeedRun:
     async def run(self) -> SeedResult:
         started = time.monotonic()
         from connectors.douyin.sandbox import create_app as douyin_app
+        from connectors.kingdee.sandbox import create_app as kingdee_app
         from connectors.shopify.sandbox import create_app as shopify_app
 
         with run_sandbox(self.relay) as relay_url, \
@@ -292,11 +332,14 @@ class SeedRun:
                                      hub_url=f"{relay_url}/{self.sources['shopify']}", rest_bucket=1000)) as shop_url, \
              run_sandbox(douyin_app(app_key=KEY, app_secret=SECRET, access_token=TOKEN,
                                     hub_url=f"{relay_url}/{self.sources['douyin']}", catalog={s: 0 for s in self.skus},
-                                    rate_limit_per_second=200, rate_limit_burst=200)) as dy_url:  # fmt: skip
+                                    rate_limit_per_second=200, rate_limit_burst=200)) as dy_url, \
+             run_sandbox(kingdee_app(app_key=KD_APP_ID, app_secret=KD_SECRET, acct_id=KD_ACCT)) as kd_url, \
+             run_sandbox(self.subscriber) as subscriber_url:  # fmt: skip
             self.sandboxes = {"shopify": shop_url, "douyin": dy_url}
+            self.erp_url = kd_url
             pumping = asyncio.get_running_loop().create_task(self.pump_forever())
             try:
-                await self.register(relay_url)
+                await self.register(relay_url, subscriber_url)
                 await self.drive()
                 await self.settle()
                 self.result.violations += await invariants.check(self)
@@ -343,11 +386,59 @@ class SeedRun:
         problem = await invariants.quiesce(self, QUIESCE_TIMEOUT)
         if problem:
             self.result.violations.append(problem)
+            return
+        await self.stale_and_late()
+        problem = await invariants.quiesce(self, QUIESCE_TIMEOUT)
+        if problem:
+            self.result.violations.append(f"after the stale and late deliveries: {problem}")
+
+    async def post_once(self, cap: Capture, headers: dict[str, str]) -> httpx.Response | None:
+        """One delivery, repeated only while no API process answers at all."""
+        deadline = time.monotonic() + DELIVERY_DEADLINE
+        while time.monotonic() < deadline:
+            try:
+                return await self.http.post(f"{self.api()}/webhooks/{cap.source}", content=cap.body, headers=headers)
+            except httpx.HTTPError:
+                await asyncio.sleep(0.2)
+        return None
+
+    async def stale_and_late(self) -> None:
+        """Once everything was processed: Shopify pushes re-sent hours late (clock-shifted Triggered-At, a new
+        event id so only the replay window can stop them), and every Douyin push delivered once more."""
+        shop = [c for c in self.relay.captures if c.source == self.sources["shopify"] and c.acked
+                and ORDER_TOPICS & set(c.topics)]  # fmt: skip
+        for cap in self.rng.sample(shop, min(2, len(shop))):
+            hours = self.rng.uniform(2, 6)
+            shifted = datetime.now(timezone.utc) - timedelta(hours=hours)
+            event_id = f"stale-s{self.seed}-{cap.seq}"
+            headers = {**cap.headers, "x-shopify-triggered-at": shifted.isoformat().replace("+00:00", "Z"),
+                       "x-shopify-event-id": event_id}  # fmt: skip
+            r = await self.post_once(cap, headers)
+            self.stale.append((event_id, r.status_code if r is not None else 0))
+            self.result.faults["webhook_stale"] += 1
+            self.result.events += 1
+            if r is not None and r.status_code == 200:
+                self.result.violations.append(f"stale push accepted: {event_id} triggered {hours:.1f} h ago")
+        for cap in [c for c in self.relay.captures if c.source == self.sources["douyin"] and c.acked]:
+            r = await self.post_once(cap, cap.headers)
+            self.result.faults["webhook_redelivered_late"] += 1
+            self.result.events += 1
+            ok = r is not None and r.status_code == 200
+            try:
+                ok = ok and r is not None and r.json().get("code") == 0
+            except ValueError:
+                ok = False
+            if not ok:
+                self.result.violations.append(f"late redelivery of {cap.event_ids} not acknowledged: "
+                                              f"{r.status_code if r is not None else 'no answer'} {r.text[:200] if r is not None else ''}")  # fmt: skip
 
     async def disable(self) -> None:
-        for name in self.sources.values():
+        for name in [*self.sources.values(), self.erp]:
             with contextlib.suppress(Exception):
                 await self.call("PATCH", f"/api/v1/sources/{name}", json={"enabled": False})
+        if self.subscription_id is not None:
+            with contextlib.suppress(Exception):
+                await self.call("PATCH", f"/api/v1/subscriptions/{self.subscription_id}", json={"enabled": False})
 
 
 def steps_for(seconds: float) -> int:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter, defaultdict
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
-
+import httpx
 
 from bench.chaos.workload import CHANNELS, nonzero
 
@@ -21,6 +23,9 @@ if TYPE_CHECKING:
     from bench.chaos.stack import Stack
 
 NOT_PERIODIC = "job_key NOT LIKE 'periodic:%'"
+UNSCANNED = ("SELECT count(*) FROM movements WHERE id > (SELECT coalesce(max(last_id), 0) FROM voucher_cursor) "
+             "AND NOT EXISTS (SELECT 1 FROM voucher_cursor WHERE blocked_movement_id IS NOT NULL)")
+"""Movements the voucher scan (periodic, every 2 s) has not reached yet; a blocked scan is reported by check."""
 
 
 async def marks(stack: Stack) -> tuple[int, int]:
@@ -89,10 +94,12 @@ async def quiesce(run: SeedRun, timeout: float) -> str | None:
             try:
                 last = await conn.fetchrow(
                     f"SELECT (SELECT count(*) FROM raw_events WHERE status = 'pending') AS raw, "
-                    f"(SELECT count(*) FROM jobs WHERE state IN ('pending', 'running') AND {NOT_PERIODIC}) AS jobs")
+                    f"(SELECT count(*) FROM jobs WHERE state IN ('pending', 'running') AND {NOT_PERIODIC}) AS jobs, "
+                    f"({UNSCANNED}) AS unscanned")
             finally:
                 await conn.close()
-            calm = calm + 1 if last["raw"] == 0 and last["jobs"] == 0 and not run.background else 0
+            calm = calm + 1 if last["raw"] == 0 and last["jobs"] == 0 and last["unscanned"] == 0 \
+                and not run.background else 0
             if calm >= 3:
                 return None
         except (OSError, asyncpg.PostgresError):
@@ -110,6 +117,8 @@ async def check(run: SeedRun) -> list[str]:
         out += await _ledger(conn, run)
         out += await _jobs(conn)
         out += await _lineage(conn, run)
+        out += await _vouchers(conn, run)
+        out += await _outbound(conn, run)
     finally:
         await conn.close()
     out += await _channels(run)
@@ -143,8 +152,21 @@ async def _events_once(conn: asyncpg.Connection, run: SeedRun) -> list[str]:
     for key, row in sorted(stored.items()):
         if row["status"] == "pending":
             out.append(f"raw event never processed: {key[0]} {key[1]}")
-        elif row["status"] in ("failed", "refused"):
+        elif row["status"] == "failed" or (row["status"] == "refused" and not key[1].startswith("refused:")):
             out.append(f"raw event {row['status']}: {key[0]} {key[1]}")
+    # refusals: exactly the stale (clock-shifted) Shopify pushes, each answered 401 and recorded as stale
+    refused = await conn.fetch("SELECT source, verification FROM raw_events WHERE source = ANY($1) AND status = 'refused'",
+                               sources)  # fmt: skip
+    want = sum(1 for _, status in run.stale if status == 401)
+    if [s for _, s in run.stale if s != 401]:
+        out.append(f"stale pushes not refused with 401: {run.stale}")
+    shop = run.sources["shopify"]
+    stale_rows = [r for r in refused if r["source"] == shop and "Triggered-At" in (r["verification"] or "")]
+    if len(stale_rows) != want:
+        out.append(f"stale pushes refused {want} times but {len(stale_rows)} refusals recorded for {shop}")
+    for r in refused:
+        if r not in stale_rows:
+            out.append(f"unexpected refusal recorded: {r['source']}: {(r['verification'] or '')[:160]}")
     return out
 
 
@@ -208,6 +230,78 @@ async def _channels(run: SeedRun) -> list[str]:
                 out.append(f"channel stock differs: {channel} {sku} shows {shown[sku]}, rule on model gives {want}")
             if listed.get(sku) != want:
                 out.append(f"hub target differs: {channel} {sku} /listings says {listed.get(sku)}, model {want}")
+    return out
+
+
+async def _vouchers(conn: asyncpg.Connection, run: SeedRun) -> list[str]:
+    """Every voucher the hub posted to this seed's ERP is in the ERP exactly once (by our voucher key), balanced
+    there and in the hub; the ERP holds nothing the hub did not post; the scan is not blocked."""
+    out = []
+    blocked = await conn.fetch("SELECT name, blocked_movement_id, error FROM voucher_cursor WHERE blocked_movement_id IS NOT NULL")
+    out += [f"voucher scan blocked at movement {r['blocked_movement_id']}: {(r['error'] or '')[:160]}" for r in blocked]
+    rows = await conn.fetch("SELECT p.status, p.error, v.id, v.key FROM voucher_postings p JOIN vouchers v ON v.id = p.voucher_id "
+                            "WHERE p.erp = $1", run.erp)  # fmt: skip
+    lines = await conn.fetch("SELECT voucher_id, debit, credit FROM voucher_lines WHERE voucher_id = ANY($1)",
+                             [r["id"] for r in rows])  # fmt: skip
+    sums: dict[int, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    for ln in lines:
+        sums[ln["voucher_id"]][0] += Decimal(ln["debit"] or 0)
+        sums[ln["voucher_id"]][1] += Decimal(ln["credit"] or 0)
+    async with httpx.AsyncClient(timeout=10) as sb:
+        erp = (await sb.get(f"{run.erp_url}/_sandbox/vouchers")).json()
+    in_erp: Counter[str] = Counter()
+    for v in erp:
+        entries = v.get("Entity") or []
+        key = str(entries[0].get("EXPLANATION", "")).split(" ", 1)[0] if entries else ""
+        in_erp[key] += 1
+        debit, credit = (sum(Decimal(str(e.get(k, 0))) for e in entries) for k in ("DEBIT", "CREDIT"))
+        if debit != credit or debit <= 0:
+            out.append(f"voucher unbalanced in the ERP: {key} debit {debit} credit {credit}")
+    posted = set()
+    for r in rows:
+        debit, credit = sums[r["id"]]
+        if debit != credit or debit <= 0:
+            out.append(f"voucher unbalanced in the hub: {r['key']} debit {debit} credit {credit}")
+        if r["status"] != "posted":
+            out.append(f"voucher {r['key']} to {run.erp} left {r['status']}: {(r['error'] or '')[:160]}")
+            continue
+        posted.add(r["key"])
+        if in_erp[r["key"]] != 1:
+            out.append(f"voucher {r['key']} is in the ERP {in_erp[r['key']]} times, not once")
+    out += [f"voucher in the ERP the hub never posted there: {k} ({n}x)" for k, n in sorted(in_erp.items())
+            if k not in posted and k not in {r["key"] for r in rows}]  # fmt: skip
+    run.result.checked["vouchers posted (checked in the ERP)"] += len(posted)
+    return out
+
+
+async def _outbound(conn: asyncpg.Connection, run: SeedRun) -> list[str]:
+    """Every outbound delivery to this seed's subscriber arrived at least once, under one stable id per event."""
+    if run.subscription_id is None:
+        return ["no outbound subscription was registered"]
+    out = []
+    rows = await conn.fetch("SELECT d.webhook_id, d.state, d.attempts, d.last_error, e.uid, e.type FROM webhook_deliveries d "
+                            "JOIN outbound_events e ON e.id = d.event_id WHERE d.subscription_id = $1", run.subscription_id)  # fmt: skip
+    seen = run.subscriber.seen()
+    by_id: dict[str, set[str]] = defaultdict(set)
+    by_uid: dict[str, set[str]] = defaultdict(set)
+    ok_ids = set()
+    for rec in seen:
+        by_id[rec.webhook_id].add(rec.event_uid)
+        by_uid[rec.event_uid].add(rec.webhook_id)
+        if rec.status < 300:
+            ok_ids.add(rec.webhook_id)
+    for r in rows:
+        if r["state"] != "delivered":
+            out.append(f"outbound {r['type']} {r['webhook_id']} left {r['state']} after {r['attempts']} attempts: "
+                       f"{(r['last_error'] or '')[:120]}")  # fmt: skip
+        if r["webhook_id"] not in ok_ids:
+            out.append(f"outbound {r['type']} {r['webhook_id']} never reached the subscriber")
+        elif by_id[r["webhook_id"]] != {r["uid"]}:
+            out.append(f"message id {r['webhook_id']} carried events {sorted(by_id[r['webhook_id']])}, not {r['uid']}")
+    out += [f"event {uid} reached the subscriber under ids {sorted(ids)}" for uid, ids in by_uid.items() if len(ids) > 1]
+    known = {r["webhook_id"] for r in rows}
+    out += [f"subscriber got message {w} the hub has no delivery for" for w in sorted(set(by_id) - known)]
+    run.result.checked["outbound webhook deliveries (checked at the subscriber)"] += len(rows)
     return out
 
 

@@ -33,6 +33,8 @@ REDIS_HOST = "redis://127.0.0.1:6379"
 STUCK_AFTER_SECONDS = 3.0
 """Jobs claimed by a killed worker are re-armed after this long (the default 60 s would dominate every run)."""
 
+VOUCHERS_YAML = "gap_grace_seconds: 1.0\nretry_base_seconds: 0.2\nlease_seconds: 5\n"
+
 AUDIT_SQL = """
 CREATE TABLE IF NOT EXISTS chaos_negative (id bigserial PRIMARY KEY, sku text, account text, qty bigint,
                                            at timestamptz DEFAULT now());
@@ -116,6 +118,8 @@ class Stack:
             "ZHONGSHU_SECRET_KEY": self.secret_key, "ZHONGSHU_ADMIN_PASSWORD": "chaos-" + secrets.token_hex(8),
             "ZHONGSHU_VAR_DIR": str(self.workdir), "ZHONGSHU_LOG_LEVEL": "WARNING",
             "ZHONGSHU_JOB_STUCK_AFTER_SECONDS": str(STUCK_AFTER_SECONDS), "ZHONGSHU_DB_POOL_SIZE": "5",
+            # outbound webhooks reach the campaign's subscriber on loopback, retried on a short schedule
+            "ZHONGSHU_WEBHOOK_ALLOW": '["127.0.0.1"]', "ZHONGSHU_WEBHOOK_RETRY_DELAYS": "[0.2, 0.5, 1, 1, 2, 2, 3]",
         })  # fmt: skip
         if self.plant:
             env["CHAOS_PLANT"] = self.plant
@@ -151,6 +155,8 @@ class Stack:
         finally:
             await conn.close()
         await self.flush_redis()
+        # vouchers: a rolled-back movement id is waited for 1 s (not 10), a failed post retried after 0.2 s
+        (self.workdir / "vouchers.yaml").write_text(VOUCHERS_YAML, encoding="utf-8")
         self.token = await self._issue_token()
         for i in range(2):
             self.procs[f"api{i}"] = Proc(f"api{i}", "api", port=free_port())
@@ -280,8 +286,11 @@ class Stack:
             proc.popen.wait()
 
     async def restart(self, name: str) -> float:
+        """Start the process again unless another restart already did (two kills of one process in a seed
+        used to spawn it twice, and the first copy outlived the stack)."""
         proc = self.procs[name]
-        self._spawn(proc)
+        if not proc.alive():
+            self._spawn(proc)
         return await self.wait_ready(proc)
 
     async def flush_redis(self) -> None:

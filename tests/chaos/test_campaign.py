@@ -1,6 +1,7 @@
 """The fault campaign in ``make test``: a short run of CI seeds over the real stack (two API processes, two
-arq workers, PostgreSQL, Redis, Shopify and Douyin sandboxes), and the planted-bug test that proves the
-campaign catches a double-applying retry and replays the failing seed to the same violation.
+arq workers, PostgreSQL, Redis, Shopify and Douyin sandboxes, a Kingdee ERP and an outbound-webhook subscriber
+per seed), and the planted-bug test that proves the campaign catches a double-applying retry and replays the
+failing seed to the same violation.
 
 Each seed's workload and fault schedule come from ``random.Random(seed)``; the counts are printed
 (``pytest -s``) so every fault kind can be seen to have happened.

@@ -74,7 +74,7 @@ async def test_worker_killed_mid_burst_every_channel_converges_and_no_movement_d
                                  graphql_max=1e9, graphql_restore=1e9) for name in shops}  # fmt: skip
         worker = start_worker(env)
         with run_sandbox(apps[list(shops)[0]]) as url0, run_sandbox(apps[list(shops)[1]]) as url1:
-            urls = dict(zip(shops, (url0, url1)))
+            urls = dict(zip(shops, (url0, url1), strict=True))
             auth = bearer(token_for(Settings(database_url=private_pg_settings.database_url)))
             async with httpx.AsyncClient(base_url=hub_url, headers=auth, timeout=30) as hub, \
                     httpx.AsyncClient(timeout=30) as sb:  # fmt: skip
@@ -82,12 +82,22 @@ async def test_worker_killed_mid_burst_every_channel_converges_and_no_movement_d
                     rows = (await sb.get(f"{url}/_sandbox/stock")).json()["stock"]
                     listings = {s: {"inventory_item_id": rows[s]["inventory_item_id"],
                                     "location_id": rows[s]["location_id"]} for s in SKUS}  # fmt: skip
-                    r = await hub.post("/api/v1/sources", json={
-                        "name": name, "platform": "shopify", "base_url": url, "default_location": "WH",
-                        "listings": listings, "settings": {"shop_domain": "zhongshu-sandbox.myshopify.com", "poll": False}})
+                    r = await hub.post(
+                        "/api/v1/sources",
+                        json={
+                            "name": name,
+                            "platform": "shopify",
+                            "base_url": url,
+                            "default_location": "WH",
+                            "listings": listings,
+                            "settings": {"shop_domain": "zhongshu-sandbox.myshopify.com", "poll": False},
+                        },
+                    )
                     assert r.status_code == 201, r.text
-                    r = await hub.put(f"/api/v1/sources/{name}/credentials",
-                                      json={"credentials": {"app_key": "k", "app_secret": SECRET, "access_token": TOKEN}})
+                    r = await hub.put(
+                        f"/api/v1/sources/{name}/credentials",
+                        json={"credentials": {"app_key": "k", "app_secret": SECRET, "access_token": TOKEN}},
+                    )
                     assert r.status_code in (200, 204), r.text
                 moves = [{"key": f"open:{s}", "sku": s, "qty": OPENING, "from": "supplier", "to": "WH/free",
                           "kind": "receive"} for s in SKUS]  # fmt: skip
@@ -111,7 +121,9 @@ async def test_worker_killed_mid_burst_every_channel_converges_and_no_movement_d
                 async def order(n: int) -> None:
                     name = list(shops)[n % 2]
                     sku = SKUS[n % len(SKUS)]
-                    r = await sb.post(f"{urls[name]}/_sandbox/events", json={"type": "order", "sku": sku, "quantity": 1})
+                    r = await sb.post(
+                        f"{urls[name]}/_sandbox/events", json={"type": "order", "sku": sku, "quantity": 1}
+                    )
                     assert r.status_code == 201, r.text
                     orders.append((name, sku))
 
@@ -131,8 +143,8 @@ async def test_worker_killed_mid_burst_every_channel_converges_and_no_movement_d
                     await asyncio.sleep(0.1)
 
                 sold = {s: sum(1 for _, k in orders if k == s) for s in SKUS}
-                received = {s: 3 * sum(1 for w in range(6) for n in range(4) if (w * 20 + n) % len(SKUS) == SKUS.index(s))
-                            for s in SKUS}  # fmt: skip
+                received = {s: 3 * sum(1 for w in range(6) for n in range(4)
+                                       if (w * 20 + n) % len(SKUS) == SKUS.index(s)) for s in SKUS}  # fmt: skip
                 want = {s: OPENING + received[s] - sold[s] for s in SKUS}
                 try:
                     await eventually(lambda: channels_show(want), timeout=60)
