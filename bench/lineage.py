@@ -18,6 +18,8 @@ import argparse
 import asyncio
 import json
 import random
+import signal
+import sys
 import time
 from datetime import UTC, datetime
 
@@ -109,6 +111,7 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=300, help="lineage requests per node kind")
     ap.add_argument("--quick", action="store_true", help="smoke run: 20,000 movements, 50 queries")
     args = ap.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the hub on the way out
     if args.quick:
         args.movements, args.skus, args.queries = 20_000, 1_000, 50
     print(f"lineage: {args.movements:,} movements over {args.skus:,} skus on PostgreSQL; {machine()}", flush=True)

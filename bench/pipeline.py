@@ -21,6 +21,8 @@ import asyncio
 import itertools
 import json
 import random
+import signal
+import sys
 import time
 from typing import Any
 
@@ -150,6 +152,7 @@ def main() -> None:
     ap.add_argument("--drain-timeout", type=float, default=600)
     ap.add_argument("--quick", action="store_true", help="smoke run: 3 s, 8 clients")
     args = ap.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the hub on the way out
     if args.quick:
         args.seconds, args.concurrency, args.skus = 3, 8, 50
     print(

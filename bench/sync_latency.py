@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import random
 import re
+import signal
 import sys
 import time
 from collections import defaultdict
@@ -150,7 +151,7 @@ async def register(stack: Stack, shops: list[Shop], skus: list[str], stock: dict
                     shop.ids[str(rows[sku]["sku_id"])] = sku
             # the connector's own token bucket follows the platform's plan (Shopify Standard REST: 2/s): lifted,
             # like the sandboxes' limits, so the hub is measured and not a plan's throttle
-            settings: dict[str, Any] = {"poll": False, "rate_limit_per_second": 1_000_000, "rate_limit_burst": 1_000_000}
+            settings: dict[str, Any] = {"poll": False, "rate_limit_per_second": 1e6, "rate_limit_burst": 1e6}
             if shop.platform == "shopify":
                 settings["shop_domain"] = "zhongshu-sandbox.myshopify.com"
             r = await hub.post("/api/v1/sources", json={"name": shop.name, "platform": shop.platform,
@@ -380,7 +381,7 @@ def run_mode(mode: str, args: argparse.Namespace) -> list[Result]:
     stock = {s: (1_000_000 if s in hot else 10_000) for s in skus}
     if mode == "production":
         db = asyncio.run(fresh_pg("zhongshu_bench_sync"))
-        settings = hub_settings(db, asyncio.run(fresh_redis(REDIS_DB)))
+        settings = hub_settings(db, asyncio.run(fresh_redis(REDIS_DB)), db_pool_size=str(args.db_pool))
         api_workers, workers = args.api_workers, args.workers
     else:
         db = fresh_sqlite()
@@ -471,6 +472,7 @@ def main() -> None:
     ap.add_argument("--api-workers", type=int, default=2, help="production: zhongshu serve --workers")
     ap.add_argument("--workers", type=int, default=1, help="production: zhongshu worker processes")
     ap.add_argument("--max-jobs", type=int, default=20, help="production: zhongshu worker --max-jobs")
+    ap.add_argument("--db-pool", type=int, default=20, help="production: ZHONGSHU_DB_POOL_SIZE (+10 overflow)")
     ap.add_argument("--drain-timeout", type=float, default=300)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--profile-seconds", type=float, default=0, help="py-spy the hub processes during the first rate")
@@ -478,6 +480,7 @@ def main() -> None:
     ap.add_argument("--profile-rate", type=float, default=0, help="the rate to profile (default: the first)")
     ap.add_argument("--quick", action="store_true", help="smoke run: 2 shops x 40 skus, 50 events/s for 5 s")
     args = ap.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the hub and sandboxes on the way out
     if args.quick:
         args.rates, args.duration, args.shops, args.skus, args.hot = [50], 5, 2, 40, 4
     print(

@@ -3,6 +3,7 @@ a live connector from the registry. Instances are cached per process and rebuilt
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -14,7 +15,8 @@ from hub.domain.errors import InvalidRequest, NotFound
 from hub.settings import Settings
 from hub.storage.models import Source
 
-_CACHE: dict[str, tuple[tuple[Any, ...], Connector]] = {}
+_CACHE: dict[tuple[int, str], tuple[tuple[Any, ...], Connector]] = {}
+"""Per event loop: a connector's HTTP client and rate limiter belong to the loop that made them."""
 
 
 def instance_config(settings: Settings, source: Source) -> InstanceConfig:
@@ -39,7 +41,8 @@ async def connector_for(session: AsyncSession, settings: Settings, name: str) ->
 def connector_of(settings: Settings, source: Source) -> Connector:
     fingerprint = (source.platform, source.base_url, source.credentials, json.dumps(source.settings, sort_keys=True),
                    json.dumps(source.listings, sort_keys=True))  # fmt: skip
-    cached = _CACHE.get(source.name)
+    key = (id(asyncio.get_running_loop()), source.name)
+    cached = _CACHE.get(key)
     if cached is not None and cached[0] == fingerprint:
         return cached[1]
     try:
@@ -47,7 +50,7 @@ def connector_of(settings: Settings, source: Source) -> Connector:
     except Exception as exc:  # noqa: BLE001 - a broken plugin is a configuration error, named as such
         raise InvalidRequest(f"source {source.name!r}: connector {source.platform!r} unavailable: {exc}") from None
     connector = cls(instance_config(settings, source))
-    _CACHE[source.name] = (fingerprint, connector)
+    _CACHE[key] = (fingerprint, connector)
     return connector
 
 

@@ -110,10 +110,10 @@ class InboundLimitMiddleware:
         hub = getattr(scope["app"].state, "hub", None)
         if length is not None and length.isdigit() and int(length) > MAX_INBOUND_BODY:
             reason = f"body of {int(length)} bytes exceeds the {MAX_INBOUND_BODY}-byte limit"
-            await _send(send, *_problem(413, "payload too large", reason))
             if hub is not None:  # recorded as refused (headers only), never processed
                 headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", ())}
                 await record_refusal(hub.sessionmaker, source=source, reason=reason, headers=headers)
+            await _send(send, *_problem(413, "payload too large", reason))
             return
         if hub is not None:
             try:

@@ -35,7 +35,7 @@ from hub.sync.publish import PublishRule, Target, sellable
 log = logging.getLogger("zhongshu.sync")
 PUSH_JOB = "sync.push"
 ZERO_LANE, NORMAL_LANE = 0, 100
-_local_locks: dict[tuple[str, str], asyncio.Lock] = {}
+_local_locks: dict[tuple[int, str, str], asyncio.Lock] = {}  # per event loop (locks belong to one loop)
 
 
 async def listings_of(session: AsyncSession, sku: str) -> list[Source]:
@@ -130,7 +130,7 @@ async def push(ctx: JobContext, source: str, sku: str, cause: str = "", changed_
     sending the delta a second time. One connection carries the lock and every step, so ``max_jobs``
     concurrent pushes need ``max_jobs`` connections, not twice as many."""
     if ctx.settings.is_sqlite:  # SQLite: no transaction held open across the HTTP call
-        lock = _local_locks.setdefault((source, sku), asyncio.Lock())
+        lock = _local_locks.setdefault((id(asyncio.get_running_loop()), source, sku), asyncio.Lock())
         async with lock:
             async with ctx.sessionmaker() as session:
                 plan = await _plan(ctx, session, source, sku, changed_at, force)

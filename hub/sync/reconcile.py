@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from connectors.base import Capability, ConnectorError
 from hub.channels import connector_of
+from hub.jobs import outbox
 from hub.jobs.registry import JobContext, job
 from hub.jobs.scheduler import every
 from hub.metrics import DRIFT
@@ -21,11 +22,21 @@ log = logging.getLogger("zhongshu.sync")
 
 @job("sync.reconcile")
 async def reconcile(ctx: JobContext) -> None:
+    """Fan out one job per source, so a slow or unreachable channel delays only itself."""
+    async with ctx.sessionmaker() as session, session.begin():
+        sources = (await session.execute(select(Source.name, Source.listings).where(Source.enabled.is_(True)))).all()
+        for name, listings in sources:
+            if listings:
+                await outbox.enqueue(session, "sync.reconcile_source", f"reconcile:{name}", {"source": name},
+                                     priority=50)  # fmt: skip
+
+
+@job("sync.reconcile_source", max_attempts=3)
+async def reconcile_one(ctx: JobContext, source: str) -> None:
     async with ctx.sessionmaker() as session:
-        sources = (await session.execute(select(Source).where(Source.enabled.is_(True)))).scalars().all()
-    for source in sources:
-        if source.listings:
-            await reconcile_source(ctx, source)
+        row = await session.get(Source, source)
+    if row is not None and row.enabled and row.listings:
+        await reconcile_source(ctx, row)
 
 
 async def reconcile_source(ctx: JobContext, source: Source) -> dict[str, int]:
