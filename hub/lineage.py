@@ -40,10 +40,11 @@ async def record_many(
         return
     now = utcnow()
     rows = [{"id": n[0], "kind": n[1], "label": n[2][:300], "data": n[4], "created_at": now} for n in nodes]
-    await session.execute(insert(session, LineageNode).values(rows).on_conflict_do_nothing())
+    # executemany with one constant statement: compiled once per process, sent as one batch
+    await session.execute(insert(session, LineageNode).on_conflict_do_nothing(), rows)
     edges = [{"child": n[0], "parent": p} for n in nodes for p in dict.fromkeys(n[3]) if p and p != n[0]]
     if edges:
-        await session.execute(insert(session, LineageEdge).values(edges).on_conflict_do_nothing())
+        await session.execute(insert(session, LineageEdge).on_conflict_do_nothing(), edges)
 
 
 _WALK = {

@@ -37,7 +37,7 @@ async def ledger_value(session: AsyncSession, sku: str, location: str, stock_typ
 
 
 async def _claims(session: AsyncSession, sem: Semantics, sku: str, location: str, stock_type: str) -> list[Claim]:
-    cells = [r for r in await obs_store.latest_cells(session, sku) if (r.location, r.stock_type) == (location, stock_type)]
+    cells = await obs_store.latest_cells(session, sku, location=location, stock_type=stock_type)
     overrides = {s.name: s for s in (await session.execute(select(Source).where(
         Source.name.in_([r.source for r in cells])))).scalars()}  # fmt: skip
     claims = []

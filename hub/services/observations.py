@@ -31,31 +31,33 @@ async def store(session: AsyncSession, observations: Sequence[Observation], *, p
     """Insert observations (a replay of the same raw event inserts nothing) and their lineage."""
     ids: list[int] = []
     parents = tuple(parents)
+    stmt = insert(session, ObservationRow).on_conflict_do_nothing(
+        index_elements=["raw_event_id", "rule_id", "rule_version", "sku", "location", "stock_type", "field"]
+    ).returning(ObservationRow.id)
+    nodes: dict[str, tuple[str, str, str, tuple[str, ...], dict[str, object]]] = {}
+    now = utcnow()
     for obs in observations:
         values = {
             "source": obs.source, "sku": obs.sku, "location": obs.location, "stock_type": obs.stock_type,
             "quantity": int(obs.quantity), "observed_at": obs.observed_at, "raw_event_id": obs.raw_event_id,
             "rule_id": obs.rule_id, "rule_version": obs.rule_version, "field": obs.field,
-            "canonical": is_canonical(obs.stock_type), "created_at": utcnow(),
+            "canonical": is_canonical(obs.stock_type), "created_at": now,
         }  # fmt: skip
-        stmt = insert(session, ObservationRow).values(values).on_conflict_do_nothing(
-            index_elements=["raw_event_id", "rule_id", "rule_version", "sku", "location", "stock_type", "field"]
-        )
-        row = (await session.execute(stmt.returning(ObservationRow.id))).first()
+        row = (await session.execute(stmt, values)).first()
         if row is None:
             continue
         obs_id = int(row[0])
         ids.append(obs_id)
         rule_node = mapping_node(obs.rule_id, obs.rule_version) if obs.rule_id else ""
         if rule_node:
-            await lineage.record(session, rule_node, kind="mapping_rule", label=f"{obs.rule_id} v{obs.rule_version}")
+            nodes[rule_node] = (rule_node, "mapping_rule", f"{obs.rule_id} v{obs.rule_version}", (), {})
         raw = (f"raw:{obs.raw_event_id}",) if obs.raw_event_id is not None else ()
-        await lineage.record(
-            session, f"observation:{obs_id}", kind="observation",
-            label=f"{obs.source} says {obs.stock_type} of {obs.sku}@{obs.location} = {obs.quantity}",
-            parents=(*raw, *parents, *((rule_node,) if rule_node else ())),
-            data={"source": obs.source, "field": obs.field, "rule": obs.rule_id, "rule_version": obs.rule_version},
-        )  # fmt: skip
+        node = f"observation:{obs_id}"
+        nodes[node] = (node, "observation", f"{obs.source} says {obs.stock_type} of {obs.sku}@{obs.location} = "
+                       f"{obs.quantity}", (*raw, *parents, *((rule_node,) if rule_node else ())),
+                       {"source": obs.source, "field": obs.field, "rule": obs.rule_id,
+                        "rule_version": obs.rule_version})  # fmt: skip
+    await lineage.record_many(session, list(nodes.values()))
     return ids
 
 
@@ -67,7 +69,10 @@ def to_observation(row: ObservationRow) -> Observation:
     )  # fmt: skip
 
 
-async def latest_cells(session: AsyncSession, sku: str, *, as_of: datetime | None = None) -> list[ObservationRow]:
+async def latest_cells(
+    session: AsyncSession, sku: str, *, as_of: datetime | None = None, location: str | None = None,
+    stock_type: str | None = None,
+) -> list[ObservationRow]:  # fmt: skip
     """The newest observation per (source, stock type, location) of a sku: the cube at ``realtime`` grain."""
     inner = select(
         ObservationRow.id,
@@ -78,6 +83,10 @@ async def latest_cells(session: AsyncSession, sku: str, *, as_of: datetime | Non
         )
         .label("rn"),
     ).where(ObservationRow.sku == sku)
+    if location is not None:
+        inner = inner.where(ObservationRow.location == location)
+    if stock_type is not None:
+        inner = inner.where(ObservationRow.stock_type == stock_type)
     if as_of is not None:
         inner = inner.where(ObservationRow.observed_at <= as_of)
     sub = inner.subquery()

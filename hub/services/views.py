@@ -41,7 +41,8 @@ class _Resolver:
         return sum(r.quantity for r in rows) if rows else None
 
 
-async def evaluate(session: AsyncSession, view: ViewDefinition, sku: str) -> tuple[Any, _Resolver]:
+async def _inputs(session: AsyncSession, sku: str) -> tuple[list[ObservationRow], dict[tuple[str, str], int], int | None]:
+    """Everything a view of ``sku`` may read, fetched once: the cube's latest cells, balances, last movement."""
     cells = await obs_store.latest_cells(session, sku)
     ledger: dict[tuple[str, str], int] = {}
     for b in await balances(session, sku):
@@ -49,7 +50,11 @@ async def evaluate(session: AsyncSession, view: ViewDefinition, sku: str) -> tup
         if bucket:
             ledger[(bucket, loc)] = b.qty
     last = await session.scalar(select(func.max(MovementRow.id)).where(MovementRow.sku == sku))
-    resolver = _Resolver(cells, ledger, last)
+    return cells, ledger, last
+
+
+async def evaluate(session: AsyncSession, view: ViewDefinition, sku: str) -> tuple[Any, _Resolver]:
+    resolver = _Resolver(*await _inputs(session, sku))
     return view.evaluate(resolver), resolver
 
 
@@ -57,23 +62,37 @@ async def recompute(
     session: AsyncSession, sem: Semantics, sku: str, views: Iterable[ViewDefinition] | None = None
 ) -> list[ViewValue]:
     """Evaluate ``views`` (default: all) for ``sku``; store a new value only when value or inputs changed."""
-    written = []
-    for view in views if views is not None else sem.views.views.values():
-        result, resolver = await evaluate(session, view, sku)
+    wanted = list(views if views is not None else sem.views.views.values())
+    if not wanted:
+        return []
+    data = await _inputs(session, sku)
+    latest_by_view = await _latest_values(session, sku, [v.name for v in wanted])
+    written, nodes = [], []
+    for view in wanted:
+        resolver = _Resolver(*data)
+        result = view.evaluate(resolver)
         inputs = {k: (str(v) if v is not None else None) for k, v in sorted(result.inputs.items())}
         value = str(result.value)
-        latest = await latest_value(session, view.name, sku)
+        latest = latest_by_view.get(view.name)
         if latest is not None and latest.value == value and latest.inputs == inputs and latest.version == str(view.version):
             continue
         row = ViewValue(view=view.name, version=str(view.version), sku=sku, value=value, inputs=inputs, computed_at=utcnow())
         session.add(row)
         await session.flush()
         view_node = f"viewdef:{view.name}@{view.version}"
-        await lineage.record(session, view_node, kind="view_definition", label=f"{view.name} v{view.version}: {view.formula.text}")
-        await lineage.record(session, f"view:{row.id}", kind="view_value", parents=[*resolver.parents, view_node],
-                             label=f"{view.name}({sku}) = {value}", data={"inputs": inputs})  # fmt: skip
+        nodes.append((view_node, "view_definition", f"{view.name} v{view.version}: {view.formula.text}", (), {}))
+        nodes.append((f"view:{row.id}", "view_value", f"{view.name}({sku}) = {value}",
+                      (*dict.fromkeys(resolver.parents), view_node), {"inputs": inputs}))  # fmt: skip
         written.append(row)
+    await lineage.record_many(session, nodes)
     return written
+
+
+async def _latest_values(session: AsyncSession, sku: str, names: list[str]) -> dict[str, ViewValue]:
+    sub = (select(ViewValue.view, func.max(ViewValue.id).label("id"))
+           .where(ViewValue.sku == sku, ViewValue.view.in_(names)).group_by(ViewValue.view).subquery())  # fmt: skip
+    rows = (await session.execute(select(ViewValue).join(sub, sub.c.id == ViewValue.id))).scalars().all()
+    return {r.view: r for r in rows}
 
 
 def affected(sem: Semantics, changes: Iterable[tuple[str, str, str]]) -> list[ViewDefinition]:
