@@ -47,8 +47,10 @@ class Scheduler:
                 await self._task
 
     async def _loop(self) -> None:
-        last: dict[str, float] = {}
         loop = asyncio.get_running_loop()
+        # a process that starts (or restarts after a crash) waits one interval before each periodic job:
+        # restarting workers must not all reconcile at once, mid-way through what the others are doing
+        last: dict[str, float] = {p.name: loop.time() for p in PERIODIC}
         while True:
             now = loop.time()
             due = [p for p in PERIODIC if now - last.get(p.name, -1e9) >= self._interval(p)]

@@ -56,7 +56,7 @@ def _is_postgres(session: AsyncSession) -> bool:
     return session.bind is not None and session.bind.dialect.name == "postgresql"
 
 
-_SOURCES: dict[str, tuple[str, Source, Connector]] = {}
+_SOURCES: dict[tuple[int, str], tuple[str, Source, Connector]] = {}  # per event loop, like the connectors
 
 
 async def _source_and_connector(ctx: JobContext, session: AsyncSession, name: str) -> tuple[Source | None, Connector | None]:
@@ -69,7 +69,8 @@ async def _source_and_connector(ctx: JobContext, session: AsyncSession, name: st
     digest = await session.scalar(text("SELECT md5(sources::text) FROM sources WHERE name = :n"), {"n": name})
     if digest is None:
         return None, None
-    cached = _SOURCES.get(name)
+    key = (id(asyncio.get_running_loop()), name)
+    cached = _SOURCES.get(key)
     if cached is not None and cached[0] == digest:
         return cached[1], cached[2]
     src = await session.get(Source, name, populate_existing=True)
@@ -77,7 +78,7 @@ async def _source_and_connector(ctx: JobContext, session: AsyncSession, name: st
         return None, None
     connector = connector_of(ctx.settings, src)
     session.expunge(src)
-    _SOURCES[name] = (digest, src, connector)
+    _SOURCES[key] = (digest, src, connector)
     return src, connector
 
 

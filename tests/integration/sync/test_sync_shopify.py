@@ -99,7 +99,7 @@ async def test_a_burst_of_changes_costs_a_few_pushes_and_ends_exact(shop: Any) -
     await eventually(last_push_recorded)
     pushes = (await hub.get("/api/v1/pushes", params={"source": shop.name, "sku": sku})).json()
     assert 1 <= len(pushes) <= 20, len(pushes)  # coalesced: never one push per change
-    assert await shop.writes() <= len(pushes)  # every write is a recorded push
+    assert await shop.writes() <= 2 * len(pushes)  # a stale compare-and-set re-reads and writes once more
     assert pushes[0]["status"] == "ok" and pushes[0]["target"] == 60
     walk = (await hub.get(f"/api/v1/lineage/{pushes[0]['lineage_id']}")).json()
     assert any(n["kind"] == "movement" for n in walk["upstream"])
