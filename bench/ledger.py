@@ -24,7 +24,8 @@ from tests.support.processes import serving
 PG_ADMIN = os.environ.get("ZHONGSHU_TEST_PG", "postgresql://postgres:postgres@127.0.0.1:5432/postgres")
 
 
-async def drive(url: str, *, seconds: float, concurrency: int, batch: int) -> tuple[float, list[float], int]:
+async def drive(url: str, *, seconds: float, concurrency: int, batch: int,
+                headers: dict[str, str]) -> tuple[float, list[float], int]:  # fmt: skip
     sku_pool = [f"B-{uuid.uuid4().hex[:8]}" for _ in range(200)]
     latencies: list[float] = []
     applied = 0
@@ -45,7 +46,7 @@ async def drive(url: str, *, seconds: float, concurrency: int, batch: int) -> tu
                 applied += batch
 
     limits = httpx.Limits(max_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits, headers=headers) as client:
         start = time.perf_counter()
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
         elapsed = time.perf_counter() - start
@@ -76,10 +77,17 @@ def main() -> None:
     pg_url = asyncio.run(fresh_pg("zhongshu_bench_ledger"))
     sqlite_url = f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/bench.db"
     for label, url, workers in (("PostgreSQL", pg_url, args.pg_workers), ("SQLite", sqlite_url, 1)):
+        from hub.settings import Settings
+        from hub.storage.migrate import upgrade
+        from tests.support.auth import bearer, token_for
+
+        settings = Settings(database_url=url)
+        asyncio.run(upgrade(settings))
+        headers = bearer(token_for(settings, "operator"))
         with serving(workers=workers, database_url=url, log_level="WARNING") as hub_url:
             for batch in (1, 100):
-                rate, lat, applied = asyncio.run(drive(hub_url, seconds=args.seconds,
-                                                       concurrency=args.concurrency, batch=batch))  # fmt: skip
+                rate, lat, applied = asyncio.run(drive(hub_url, seconds=args.seconds, concurrency=args.concurrency,
+                                                       batch=batch, headers=headers))  # fmt: skip
                 rows.append((label, workers, batch, rate, pct(lat, 50), pct(lat, 99), applied))
     print(f"\nledger throughput, {args.seconds:.0f} s per row, {args.concurrency} concurrent clients, {os.cpu_count()} cores")
     print(f"{'database':<11} {'API procs':>9} {'per request':>11} {'movements/s':>12} {'p50 ms':>8} {'p99 ms':>8} {'applied':>9}")
