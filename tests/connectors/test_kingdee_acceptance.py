@@ -19,3 +19,10 @@ class TestKingdeeAcceptance(ConnectorAcceptanceSuite):
         return InstanceConfig(name="kingdee-kit", platform="kingdee", base_url=f"{base_url}/k3cloud/",
                               credentials={"password": "888888"},
                               settings={"auth": "password", "acct_id": ACCT, "username": "administrator"})
+
+
+def test_kingdee_declares_only_what_it_can_do() -> None:
+    from connectors.base import Capability
+
+    assert KingdeeConnector.capabilities == frozenset({Capability.POST_VOUCHERS})
+    assert KingdeeConnector.sandbox_app and KingdeeConnector.sandbox_app.endswith(":create_app")

@@ -30,3 +30,11 @@ class TestShopifyAcceptance(ConnectorAcceptanceSuite):
 
     def resign(self, headers: Mapping[str, str], body: bytes, config: InstanceConfig) -> dict[str, str]:
         return {**headers, "x-shopify-hmac-sha256": hmac_sha256_base64(config.credentials["app_secret"], body)}
+
+
+def test_shopify_offers_compare_and_set_and_deltas_for_race_safe_sync() -> None:
+    from connectors.base import Capability
+
+    caps = ShopifyConnector.capabilities
+    assert {Capability.PUSH, Capability.WRITE_STOCK_CAS, Capability.WRITE_STOCK_DELTA, Capability.READ_STOCK} <= caps
+    assert ShopifyConnector.mapping_dir == "shopify"

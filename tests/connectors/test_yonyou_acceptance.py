@@ -18,3 +18,10 @@ class TestYonyouAcceptance(ConnectorAcceptanceSuite):
         return InstanceConfig(name="yonyou-kit", platform="yonyou", base_url=base_url,
                               credentials={"app_key": "kit-app-key", "app_secret": "kit-app-secret"},
                               settings={"maker_mobile": "13800000000"})
+
+
+def test_yonyou_declares_only_what_it_can_do() -> None:
+    from connectors.base import Capability
+
+    assert YonyouConnector.capabilities == frozenset({Capability.POST_VOUCHERS})
+    assert YonyouConnector.sandbox_app and YonyouConnector.sandbox_app.endswith(":create_app")
