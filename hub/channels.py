@@ -53,11 +53,3 @@ def connector_of(settings: Settings, source: Source) -> Connector:
     _CACHE[key] = (fingerprint, connector)
     return connector
 
-
-def sku_for(source: Source, platform_ids: dict[str, Any]) -> str | None:
-    """Reverse listing lookup: the hub sku a platform item/sku id belongs to."""
-    wanted = {str(v) for v in platform_ids.values() if v is not None}
-    for sku, ids in (source.listings or {}).items():
-        if isinstance(ids, dict) and wanted & {str(v) for v in ids.values()}:
-            return sku
-    return None

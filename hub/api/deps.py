@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 
-from litestar import Request
 from litestar.datastructures import State
 
 from hub.bootstrap import Hub
@@ -20,7 +19,3 @@ async def provide_uow(state: State) -> AsyncGenerator[UnitOfWork, None]:
     hub: Hub = state.hub
     async with UnitOfWork(hub.sessionmaker, hub.queue) as uow:
         yield uow
-
-
-def client_ip(request: Request) -> str:  # type: ignore[type-arg]
-    return request.client.host if request.client else ""

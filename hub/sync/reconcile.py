@@ -67,13 +67,9 @@ async def reconcile_source(ctx: JobContext, source: Source) -> dict[str, int]:
                 if busy is not None:
                     continue  # reported; corrected by a later run once the channel's events are in
                 state.expected = int(platform[sku])  # what the platform really holds now
-                await enqueue_pushes_for(session, source.name, sku)
+                await enqueue_pushes(session, sku, cause=f"reconcile:{source.name}:{sku}", force=True)
     DRIFT.labels(source=source.name).set(len(drift))
     return drift
-
-
-async def enqueue_pushes_for(session, source: str, sku: str) -> None:  # type: ignore[no-untyped-def]
-    await enqueue_pushes(session, sku, cause=f"reconcile:{source}:{sku}", force=True)
 
 
 every("sync.reconcile", "reconcile_interval_seconds")
