@@ -63,7 +63,8 @@ async def store_and_enqueue(uow: UnitOfWork, **kwargs: Any) -> Stored:
     """Store an event and, if it is to be processed, enqueue that in the same transaction."""
     stored = await store(uow.session, **kwargs)
     if not stored.duplicate and kwargs.get("status", "pending") == "pending":
-        await uow.enqueue(PROCESS_JOB, f"raw:{stored.raw_event_id}", {"raw_event_id": stored.raw_event_id})
+        await uow.enqueue(PROCESS_JOB, f"raw:{stored.raw_event_id}",
+                          {"raw_event_id": stored.raw_event_id, "source": kwargs.get("source", "")})  # fmt: skip
     return stored
 
 

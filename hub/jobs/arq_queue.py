@@ -21,12 +21,14 @@ from arq.worker import Worker, func
 
 from hub.jobs import outbox
 from hub.jobs.executor import execute
-from hub.jobs.registry import JobContext
+from hub.jobs.pump import BatchPump
+from hub.jobs.registry import JobContext, batched_names
 from hub.jobs.scheduler import Scheduler
 
 log = logging.getLogger("zhongshu.jobs")
 QUEUE_NAME = "zhongshu:jobs"
 SWEEP_SECONDS = 1.0
+WAKE_CHANNEL = "zhongshu:wake"
 
 
 def arq_job_id(job_id: int) -> str:
@@ -62,6 +64,16 @@ class ArqJobQueue:
                 log.warning("could not enqueue job %s on Redis; the sweep will pick it up", job_id)
                 return
 
+    async def wake(self, names: Sequence[str]) -> None:
+        """Batch jobs were enqueued: wake the workers' pumps (they also poll, so a lost wake costs only a poll)."""
+        if self._pool is None:
+            await self.start()
+        assert self._pool is not None
+        try:
+            await self._pool.publish(WAKE_CHANNEL, ",".join(names))
+        except Exception:  # noqa: BLE001
+            log.warning("could not publish a wake-up on Redis; the pumps' poll will pick the jobs up")
+
 
 async def run_job(ctx: dict[str, Any], job_id: int) -> str:
     return await execute(ctx["zhongshu"], job_id)
@@ -73,15 +85,39 @@ async def _sweep_forever(ctx: JobContext) -> None:
         try:
             async with ctx.sessionmaker() as session, session.begin():
                 stuck_after = ctx.settings.job_stuck_after_seconds
+                pumped = batched_names()  # the pump of this process claims those rows itself
                 rearmed = await outbox.requeue_stuck_ids(session, stuck_after)
-                rearmed += await outbox.overdue_job_ids(session, stuck_after)
-                ids = await outbox.due_job_ids(session)
+                rearmed += await outbox.overdue_job_ids(session, stuck_after, exclude=pumped)
+                ids = await outbox.due_job_ids(session, exclude=pumped)
             if rearmed:
                 await ctx.queue.kick(rearmed, rearm_every=stuck_after)
             await ctx.queue.kick([i for i in ids if i not in set(rearmed)])
         except Exception:  # noqa: BLE001
             log.exception("job sweep failed; retrying")
         await asyncio.sleep(SWEEP_SECONDS)
+
+
+async def _listen_for_wakes(redis_url: str, pump: BatchPump) -> None:
+    """Subscribe to the wake channel, re-subscribing after Redis restarts (the pump polls meanwhile)."""
+    from redis.asyncio import Redis
+
+    while True:
+        client = Redis.from_url(redis_url)
+        try:
+            async with client.pubsub() as sub:
+                await sub.subscribe(WAKE_CHANNEL)
+                pump.wake()  # anything enqueued while we were not listening
+                async for message in sub.listen():
+                    if message.get("type") == "message":
+                        pump.wake()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001
+            log.warning("wake channel lost; re-subscribing")
+            await asyncio.sleep(0.5)
+        finally:
+            with contextlib.suppress(Exception):
+                await client.aclose()
 
 
 def worker_settings(build_context: Any, redis_url: str, *, max_jobs: int = 20) -> dict[str, Any]:
@@ -94,13 +130,20 @@ def worker_settings(build_context: Any, redis_url: str, *, max_jobs: int = 20) -
         await scheduler.start()
         ctx["_scheduler"] = scheduler
         ctx["_sweep"] = asyncio.create_task(_sweep_forever(job_ctx))
+        pump = BatchPump(job_ctx)
+        await pump.start()
+        ctx["_pump"] = pump
+        ctx["_wakes"] = asyncio.create_task(_listen_for_wakes(redis_url, pump))
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
-        sweep = ctx.get("_sweep")
-        if sweep:
-            sweep.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweep
+        for name in ("_sweep", "_wakes"):
+            task = ctx.get(name)
+            if task:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if ctx.get("_pump"):
+            await ctx["_pump"].close()
         if ctx.get("_scheduler"):
             await ctx["_scheduler"].close()
         job_ctx: JobContext | None = ctx.get("zhongshu")

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 
 from hub.jobs import outbox
 from hub.jobs.executor import execute
-from hub.jobs.registry import JobContext
+from hub.jobs.pump import BatchPump
+from hub.jobs.registry import JobContext, batched_names
 from hub.jobs.scheduler import Scheduler
 
 log = logging.getLogger("zhongshu.jobs")
@@ -31,6 +32,7 @@ class LocalJobQueue:
         self._running: set[int] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self._scheduler: Scheduler | None = None
+        self._pump: BatchPump | None = None
 
     def bind(self, ctx: JobContext) -> None:
         self.ctx = ctx
@@ -41,8 +43,15 @@ class LocalJobQueue:
         else:
             self._wake.set()
 
+    async def wake(self, names: Sequence[str]) -> None:
+        """Batch jobs were enqueued: the pump claims them (a process that runs no jobs has none)."""
+        if self._pump is not None:
+            self._pump.wake()
+
     async def start(self) -> None:
         assert self.ctx is not None, "bind(ctx) first"
+        self._pump = BatchPump(self.ctx)
+        await self._pump.start()
         self._loop_task = asyncio.create_task(self._loop(), name="zhongshu-local-jobs")
         self._scheduler = Scheduler(self.ctx)
         await self._scheduler.start()
@@ -54,6 +63,8 @@ class LocalJobQueue:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
+        if self._pump is not None:
+            await self._pump.close()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -65,9 +76,11 @@ class LocalJobQueue:
         while asyncio.get_running_loop().time() < deadline:
             async with self.ctx.sessionmaker() as session:
                 due = await outbox.due_job_ids(session, limit=1)
-            if not due and not self._running:
+            if not due and not self._running and not (self._pump and self._pump.busy):
                 return
             self._wake.set()
+            if self._pump is not None:
+                self._pump.wake()
             await asyncio.sleep(0.02)
         raise TimeoutError("jobs still due after drain timeout")
 
@@ -90,7 +103,8 @@ class LocalJobQueue:
             return
         async with self.ctx.sessionmaker() as session, session.begin():
             ids = await outbox.due_job_ids(session, limit=free + len(self._running),
-                                           stuck_after=self.ctx.settings.job_stuck_after_seconds)  # fmt: skip
+                                           stuck_after=self.ctx.settings.job_stuck_after_seconds,
+                                           exclude=batched_names())  # fmt: skip
         for job_id in ids:
             if job_id in self._running or len(self._running) >= self._concurrency:
                 continue

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -18,6 +18,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from hub.jobs.registry import BatchItem, batched_names
 from hub.storage.models import Job, utcnow
 from hub.storage.sql import insert
 
@@ -43,7 +44,7 @@ async def enqueue(
     while True:  # the pending twin may be claimed by a worker between our insert and our select: insert again
         row = (await session.execute(stmt.returning(Job.id))).first()
         if row is not None:
-            return _deliver_after_commit(session, int(row[0]))
+            return _deliver_after_commit(session, int(row[0]), name)
         pending = (
             await session.execute(select(Job).where(Job.job_key == key, Job.state == "pending").with_for_update())
         ).scalar_one_or_none()
@@ -52,7 +53,7 @@ async def enqueue(
         if run_at < pending.run_at or priority < pending.priority:
             pending.run_at = min(run_at, pending.run_at)
             pending.priority = min(priority, pending.priority)
-        return _deliver_after_commit(session, pending.id)
+        return _deliver_after_commit(session, pending.id, name)
 
 
 KICKS = "zhongshu_kicks"
@@ -60,18 +61,25 @@ QUEUE = "zhongshu_queue"
 _tasks: set[asyncio.Task[None]] = set()
 
 
-def _deliver_after_commit(session: AsyncSession, job_id: int) -> int:
-    session.info.setdefault(KICKS, []).append(job_id)
+def _deliver_after_commit(session: AsyncSession, job_id: int, name: str) -> int:
+    session.info.setdefault(KICKS, []).append((job_id, name))
     return job_id
 
 
 @event.listens_for(Session, "after_commit")
 def _kick_after_commit(session: Session) -> None:
     """Jobs enqueued in a transaction are delivered the moment it commits (never before: a rolled-back
-    change must not run its jobs). Sessions made by :func:`hub.bootstrap.build_hub` carry their queue."""
-    ids, queue = session.info.pop(KICKS, None), session.info.get(QUEUE)
-    if ids and queue is not None:
-        task = asyncio.get_running_loop().create_task(queue.kick(list(dict.fromkeys(ids))))
+    change must not run its jobs). Sessions made by :func:`hub.bootstrap.build_hub` carry their queue.
+    Batch jobs are not delivered one by one: the pumps are woken, and claim every due row of the name."""
+    kicks, queue = session.info.pop(KICKS, None), session.info.get(QUEUE)
+    if not kicks or queue is None:
+        return
+    batched = batched_names()
+    ids = list(dict.fromkeys(job_id for job_id, name in kicks if name not in batched))
+    woken = sorted({name for _, name in kicks if name in batched})
+    loop = asyncio.get_running_loop()
+    for coro in ([queue.kick(ids)] if ids else []) + ([queue.wake(woken)] if woken else []):
+        task = loop.create_task(coro)
         _tasks.add(task)
         task.add_done_callback(_tasks.discard)
 
@@ -95,8 +103,22 @@ async def claim(session: AsyncSession, job_id: int) -> Job | None:
     return await session.get(Job, job_id, populate_existing=True)
 
 
-async def finish(session: AsyncSession, job_id: int) -> None:
-    await session.execute(update(Job).where(Job.id == job_id).values(state="done", finished_at=utcnow()))
+async def claim_batch(session: AsyncSession, name: str, limit: int) -> list[BatchItem]:
+    """Take up to ``limit`` due pending rows of job ``name``, most urgent first. Rows another worker is
+    claiming, or that an uncommitted enqueue is coalescing into, are skipped (taken next round)."""
+    now = utcnow()
+    due = (select(Job.id).where(Job.name == name, Job.state == "pending", Job.run_at <= now)
+           .order_by(Job.priority, Job.id).limit(limit).with_for_update(skip_locked=True))  # fmt: skip
+    stmt = (update(Job).where(Job.id.in_(due.scalar_subquery()), Job.state == "pending")
+            .values(state="running", claimed_at=now, attempts=Job.attempts + 1)
+            .returning(Job.id, Job.args, Job.attempts))  # fmt: skip
+    rows = (await session.execute(stmt, execution_options={"synchronize_session": False})).all()
+    return sorted((BatchItem(int(i), dict(a or {}), int(n)) for i, a, n in rows), key=lambda b: b.job_id)
+
+
+async def finish(session: AsyncSession, job_ids: Sequence[int]) -> None:
+    await session.execute(update(Job).where(Job.id.in_(list(job_ids))).values(state="done", finished_at=utcnow()),
+                          execution_options={"synchronize_session": False})  # fmt: skip
 
 
 async def fail(session: AsyncSession, job: Job, error: str, *, max_attempts: int, retry_after: float | None = None) -> str:
@@ -121,26 +143,29 @@ async def fail(session: AsyncSession, job: Job, error: str, *, max_attempts: int
     return "retry"
 
 
-async def due_job_ids(session: AsyncSession, *, limit: int = 500, stuck_after: float | None = None) -> list[int]:
-    """Pending jobs that are due, in priority order; with ``stuck_after``, first re-arm lost running jobs."""
+async def due_job_ids(session: AsyncSession, *, limit: int = 500, stuck_after: float | None = None,
+                      exclude: Collection[str] = ()) -> list[int]:  # fmt: skip
+    """Pending jobs that are due, in priority order; with ``stuck_after``, first re-arm lost running jobs.
+    ``exclude``: job names a pump of this process claims by itself."""
     if stuck_after is not None:
         await requeue_stuck(session, stuck_after)
     now = utcnow()
-    stmt = (
-        select(Job.id)
-        .where(Job.state == "pending", Job.run_at <= now)
-        .order_by(Job.priority, Job.id)
-        .limit(limit)
-    )
+    stmt = select(Job.id).where(Job.state == "pending", Job.run_at <= now)
+    if exclude:
+        stmt = stmt.where(Job.name.not_in(list(exclude)))
+    stmt = stmt.order_by(Job.priority, Job.id).limit(limit)
     return list((await session.execute(stmt)).scalars().all())
 
 
-async def overdue_job_ids(session: AsyncSession, overdue_after: float, *, limit: int = 500) -> list[int]:
+async def overdue_job_ids(session: AsyncSession, overdue_after: float, *, limit: int = 500,
+                          exclude: Collection[str] = ()) -> list[int]:  # fmt: skip
     """Pending jobs due for longer than ``overdue_after`` s: their delivery is lost or stuck (a worker
     that died holding the queue entry), so the queue should deliver them afresh."""
     cutoff = utcnow() - timedelta(seconds=overdue_after)
-    stmt = (select(Job.id).where(Job.state == "pending", Job.run_at <= cutoff).order_by(Job.priority, Job.id)
-            .limit(limit))  # fmt: skip
+    stmt = select(Job.id).where(Job.state == "pending", Job.run_at <= cutoff)
+    if exclude:
+        stmt = stmt.where(Job.name.not_in(list(exclude)))
+    stmt = stmt.order_by(Job.priority, Job.id).limit(limit)
     return list((await session.execute(stmt)).scalars().all())
 
 
@@ -176,4 +201,4 @@ async def counts(session: AsyncSession) -> dict[str, int]:
     return {state: int(n) for state, n in rows}
 
 
-__all__: Sequence[str] = ["enqueue", "claim", "finish", "fail", "due_job_ids", "requeue_stuck", "requeue_stuck_ids", "overdue_job_ids", "counts"]
+__all__: Sequence[str] = ["enqueue", "claim", "claim_batch", "finish", "fail", "due_job_ids", "requeue_stuck", "requeue_stuck_ids", "overdue_job_ids", "counts"]

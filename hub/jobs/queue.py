@@ -14,6 +14,9 @@ class JobQueue(Protocol):
     async def kick(self, job_ids: Sequence[int], *, delay: float | None = None) -> None:
         """Deliver committed job rows to a runner. Safe to call twice for the same id."""
 
+    async def wake(self, names: Sequence[str]) -> None:
+        """Rows of these batch jobs were committed: wake the pumps that claim them (see hub.jobs.pump)."""
+
     async def start(self) -> None: ...
 
     async def close(self) -> None: ...

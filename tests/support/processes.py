@@ -6,10 +6,12 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -32,14 +34,15 @@ def zhongshu(*args: str) -> list[str]:
 def serving(*, workers: int = 1, **settings: str) -> Iterator[str]:
     """``with serving(workers=2, database_url=…) as url:`` — the API in its own processes."""
     port = free_port()
-    proc = subprocess.Popen(
-        zhongshu("serve", "--port", str(port), "--workers", str(workers)),
-        env=hub_env(**settings),
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    with log_file(f"serve-{port}") as err:
+        proc = subprocess.Popen(
+            zhongshu("serve", "--port", str(port), "--workers", str(workers)),
+            env=hub_env(**settings),
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, proc)
@@ -48,11 +51,19 @@ def serving(*, workers: int = 1, **settings: str) -> Iterator[str]:
         stop(proc)
 
 
+def log_file(name: str) -> IO[bytes]:
+    """Where a child's stderr goes: a file (a pipe nobody reads would block the child once full), kept
+    under ``$TMPDIR/zhongshu-test-logs`` so a failing test's server log can be read afterwards."""
+    folder = Path(tempfile.gettempdir()) / "zhongshu-test-logs"
+    folder.mkdir(exist_ok=True)
+    return open(folder / f"{name}-{os.getpid()}.log", "wb")
+
+
 def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 40) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"hub exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+            raise RuntimeError(f"hub exited with {proc.returncode}: {proc.args}")
         try:
             if httpx.get(url + "/health", timeout=1).status_code == 200:
                 return

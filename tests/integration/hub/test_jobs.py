@@ -18,7 +18,7 @@ from hub.bootstrap import build_hub
 from hub.jobs import outbox
 from hub.jobs.arq_queue import QUEUE_NAME, ArqJobQueue, make_worker
 from hub.jobs.executor import execute
-from hub.jobs.registry import JobContext, job
+from hub.jobs.registry import BatchItem, JobContext, job
 from hub.services.uow import UnitOfWork
 from hub.settings import Settings
 from hub.storage.models import Job, utcnow
@@ -43,6 +43,24 @@ async def record_limited(ctx: JobContext, tag: str) -> None:
     raise RuntimeError("always fails")
 
 
+BATCHES: list[tuple[str, list[str]]] = []
+
+
+@job("test.batch", group=lambda args: str(args["group"]))
+async def record_batch(ctx: JobContext, items: list[BatchItem]) -> dict[int, BaseException]:
+    groups = {str(i.args["group"]) for i in items}
+    assert len(groups) == 1, f"a batch mixed groups {groups}"
+    BATCHES.append((groups.pop(), sorted(str(i.args["tag"]) for i in items)))
+    failures: dict[int, BaseException] = {}
+    for item in items:
+        tag = str(item.args["tag"])
+        CALLS[tag] += 1
+        if FAIL_FIRST.get(tag, 0) > 0:
+            FAIL_FIRST[tag] -= 1
+            failures[item.job_id] = RuntimeError(f"planned failure for {tag}")
+    return failures
+
+
 async def wait_for(predicate: Any, timeout: float = 15) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:
@@ -59,9 +77,9 @@ async def job_state(hub: Any, job_id: int) -> Job:
         return row
 
 
-async def test_pending_jobs_with_one_key_coalesce_into_one_run(pg_settings: Settings) -> None:
+async def test_pending_jobs_with_one_key_coalesce_into_one_run(private_pg_settings: Settings) -> None:
     tag = uuid.uuid4().hex
-    hub = await build_hub(pg_settings, run_jobs=False)
+    hub = await build_hub(private_pg_settings, run_jobs=False)  # drain() waits for every due job of the database
     try:
         async with UnitOfWork(hub.sessionmaker, hub.queue) as uow:
             ids = {await uow.enqueue("test.record", f"k:{tag}", {"tag": tag}) for _ in range(5)}
@@ -212,3 +230,57 @@ def test_help_lists_the_commands() -> None:
     assert out.returncode == 0
     for command in ("serve", "worker", "db", "jobs"):
         assert command in out.stdout
+
+
+async def _enqueue_batch(hub: Any, run: str, groups: int, per_group: int) -> dict[str, int]:
+    async with UnitOfWork(hub.sessionmaker, hub.queue) as uow:
+        ids = {f"{run}-{g}-{n}": await uow.enqueue("test.batch", f"b:{run}-{g}-{n}",
+                                                  {"group": f"{run}-{g}", "tag": f"{run}-{g}-{n}"})
+               for g in range(groups) for n in range(per_group)}  # fmt: skip
+        await uow.commit()
+    return ids
+
+
+async def test_batch_jobs_run_together_per_group_and_a_failing_row_retries_alone(pg_settings: Settings) -> None:
+    run = uuid.uuid4().hex[:8]
+    hub = await build_hub(pg_settings, run_jobs=False)
+    try:
+        ids = await _enqueue_batch(hub, run, groups=2, per_group=15)
+        bad = f"{run}-1-7"
+        FAIL_FIRST[bad] = 1
+        await hub.queue.start()
+        await wait_for(lambda: _states_are(hub, dict.fromkeys(ids.values(), "done")))
+        mine = [(g, tags) for g, tags in BATCHES if g.startswith(run)]
+        assert {g for g, _ in mine} == {f"{run}-0", f"{run}-1"}
+        assert len(mine) <= 4, mine  # 30 rows claimed together: one batch per group, plus the retry
+        assert all(CALLS[t] == 1 for t in ids if t != bad) and CALLS[bad] == 2
+        assert (await job_state(hub, ids[bad])).attempts == 2
+        assert (await job_state(hub, ids[f"{run}-1-6"])).attempts == 1
+    finally:
+        await hub.close()
+
+
+async def test_batch_jobs_are_woken_over_redis_not_queued_one_by_one(pg_settings: Settings) -> None:
+    settings = pg_settings.model_copy(update={"redis_url": REDIS_URL})
+    redis = Redis.from_url(REDIS_URL)
+    await redis.delete(QUEUE_NAME)
+    run = uuid.uuid4().hex[:8]
+    hub = await build_hub(settings)
+    try:
+        async with arq_worker(settings):
+            await asyncio.sleep(0.5)  # subscribed
+            ids = await _enqueue_batch(hub, run, groups=3, per_group=10)
+            queued: set[bytes] = set()
+
+            async def done() -> bool:
+                queued.update(await redis.zrange(QUEUE_NAME, 0, -1))
+                return await _states_are(hub, dict.fromkeys(ids.values(), "done"))
+
+            await wait_for(done)
+            # the pump claimed them: no arq entry per row (periodic jobs of the worker may be queued)
+            assert not {f"zhongshu-job:{i}".encode() for i in ids.values()} & queued
+        assert all(CALLS[t] == 1 for t in ids)
+        assert len([g for g, _ in BATCHES if g.startswith(run)]) < len(ids)
+    finally:
+        await hub.close()
+        await redis.aclose()
