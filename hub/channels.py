@@ -7,6 +7,7 @@ import asyncio
 import json
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors import registry
@@ -32,10 +33,55 @@ def instance_config(settings: Settings, source: Source) -> InstanceConfig:
 
 async def connector_for(session: AsyncSession, settings: Settings, name: str) -> Connector:
     """The live connector of source ``name`` (NotFound when there is no such source or it is disabled)."""
-    source = await session.get(Source, name)
-    if source is None or not source.enabled:
+    source, connector = await live_source(session, settings, name)
+    if source is None or connector is None or not source.enabled:
         raise NotFound(f"no enabled source instance {name!r}")
-    return connector_of(settings, source)
+    return connector
+
+
+_ROWS: dict[str, tuple[str, Source]] = {}
+_LIVE: dict[tuple[int, str], tuple[str, Connector]] = {}  # per event loop, like the connectors
+
+
+async def cached_source(session: AsyncSession, name: str) -> Source | None:
+    """The source row, cached per process while it is unchanged; detached: read it, never change it.
+
+    On PostgreSQL the database hashes the row (``md5(sources::text)``), so an unchanged source costs one
+    small query instead of shipping and decoding thousands of listings on every webhook, event and push."""
+    return (await _row(session, name))[1]
+
+
+async def _row(session: AsyncSession, name: str) -> tuple[str, Source | None]:
+    if session.bind is None or session.bind.dialect.name != "postgresql":
+        return "", await session.get(Source, name)
+    digest = await session.scalar(text("SELECT md5(sources::text) FROM sources WHERE name = :n"), {"n": name})
+    if digest is None:
+        return "", None
+    cached = _ROWS.get(name)
+    if cached is not None and cached[0] == digest:
+        return digest, cached[1]
+    src = await session.get(Source, name, populate_existing=True)
+    if src is None:
+        return "", None
+    session.expunge(src)
+    _ROWS[name] = (digest, src)
+    return digest, src
+
+
+async def live_source(session: AsyncSession, settings: Settings, name: str) -> tuple[Source | None, Connector | None]:
+    """:func:`cached_source` and its connector (``InvalidRequest`` for a bad connector configuration)."""
+    digest, src = await _row(session, name)
+    if src is None:
+        return None, None
+    if not digest:
+        return src, connector_of(settings, src)
+    key = (id(asyncio.get_running_loop()), name)
+    cached = _LIVE.get(key)
+    if cached is not None and cached[0] == digest:
+        return src, cached[1]
+    connector = connector_of(settings, src)
+    _LIVE[key] = (digest, connector)
+    return src, connector
 
 
 def connector_of(settings: Settings, source: Source) -> Connector:
@@ -52,4 +98,3 @@ def connector_of(settings: Settings, source: Source) -> Connector:
     connector = cls(instance_config(settings, source))
     _CACHE[key] = (fingerprint, connector)
     return connector
-

@@ -79,10 +79,10 @@ def resolve_sku(sku: str, listings: Mapping[str, Any], index: Mapping[str, str |
 
 def resolve_skus(source: Source | None, result: MappingResult) -> MappingResult:
     """The mapping result with platform ids replaced by the source's listed skus (unchanged if none)."""
-    listings = dict(source.listings or {}) if source is not None else {}
+    listings = (source.listings or {}) if source is not None else {}
     if not listings or result.unmapped:
         return result
-    index = listing_index(listings)
+    index = _index_of(listings)
 
     def fix(sku: str) -> str:
         return resolve_sku(sku, listings, index)
@@ -92,6 +92,21 @@ def resolve_skus(source: Source | None, result: MappingResult) -> MappingResult:
     orders = tuple(replace(o, lines=tuple(replace(line, sku=fix(line.sku)) for line in o.lines))
                    for o in result.orders)  # fmt: skip
     return replace(result, observations=observations, deltas=deltas, orders=orders)
+
+
+_INDEXES: dict[int, tuple[Mapping[str, Any], dict[str, str | None]]] = {}
+
+
+def _index_of(listings: Mapping[str, Any]) -> dict[str, str | None]:
+    """:func:`listing_index`, kept while the same listings object is in use (a cached source row)."""
+    cached = _INDEXES.get(id(listings))
+    if cached is not None and cached[0] is listings:
+        return cached[1]
+    if len(_INDEXES) > 256:
+        _INDEXES.clear()
+    index = listing_index(listings)
+    _INDEXES[id(listings)] = (listings, index)
+    return index
 
 
 # -- when to fetch ------------------------------------------------------------------------------------

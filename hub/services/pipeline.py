@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub import lineage
+from hub.channels import cached_source
 from hub.domain.errors import HubError
 from hub.semantics import Semantics
 from hub.services import arbitration, enrich, reservations
@@ -22,7 +23,7 @@ from hub.services import observations as obs_store
 from hub.services import views as view_service
 from hub.storage import locks
 from hub.sync.engine import note_channel_order
-from hub.storage.models import ObservationRow, RawEvent, Reservation, Source, utcnow
+from hub.storage.models import ObservationRow, RawEvent, Reservation, utcnow
 from hub.warehouse import hooks as warehouse
 from semantic_layer.observation import OrderEvent
 
@@ -50,7 +51,7 @@ async def process(
         return Outcome(raw.status)
     if raw.status == "refused":
         return Outcome("refused")
-    source = await session.get(Source, raw.source)
+    source = await cached_source(session, raw.source)
     kind = source.platform if source is not None else sem.kind_of(raw.source)
     try:
         payload = raw.payload if raw.payload is not None else json.loads(raw.body)

@@ -12,19 +12,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from connectors.base import Capability, ConflictError, Connector, PermanentError, RateLimited, TransientError
 from hub import lineage
-from hub.channels import connector_of
+from hub.channels import connector_of, live_source
 from hub.domain.ledger import Movement
 from hub.jobs import outbox
 from hub.jobs.executor import RetryLater
-from hub.jobs.registry import JobContext, job
+from hub.jobs.registry import BatchItem, JobContext, job
 from hub.metrics import PUSH_ERRORS, PUSH_LATENCY
 from hub.services import ledger
 from hub.storage import locks
@@ -56,36 +59,18 @@ def _is_postgres(session: AsyncSession) -> bool:
     return session.bind is not None and session.bind.dialect.name == "postgresql"
 
 
-_SOURCES: dict[tuple[int, str], tuple[str, Source, Connector]] = {}  # per event loop, like the connectors
-
-
-async def _source_and_connector(ctx: JobContext, session: AsyncSession, name: str) -> tuple[Source | None, Connector | None]:
-    """The source row and its connector, cached per process while the row is unchanged: PostgreSQL hashes
-    the row (``md5(sources::text)``) so an unchanged source costs one small query instead of shipping,
-    decoding and fingerprinting its listings on every push."""
-    if not _is_postgres(session):
-        src = await session.get(Source, name)
-        return src, (connector_of(ctx.settings, src) if src is not None else None)
-    digest = await session.scalar(text("SELECT md5(sources::text) FROM sources WHERE name = :n"), {"n": name})
-    if digest is None:
-        return None, None
-    key = (id(asyncio.get_running_loop()), name)
-    cached = _SOURCES.get(key)
-    if cached is not None and cached[0] == digest:
-        return cached[1], cached[2]
-    src = await session.get(Source, name, populate_existing=True)
-    if src is None:
-        return None, None
-    connector = connector_of(ctx.settings, src)
-    session.expunge(src)
-    _SOURCES[key] = (digest, src, connector)
-    return src, connector
-
-
 async def free_by_location(session: AsyncSession, sku: str) -> dict[str, int]:
-    rows = (await session.execute(select(Balance.account, Balance.qty).where(
-        Balance.sku == sku, Balance.account.like("%/free")))).all()  # fmt: skip
-    return {account.rsplit("/", 1)[0]: qty for account, qty in rows}
+    return (await free_by_locations(session, [sku])).get(sku, {})
+
+
+async def free_by_locations(session: AsyncSession, skus: list[str]) -> dict[str, dict[str, int]]:
+    """Free stock per location of each sku, in one query."""
+    rows = (await session.execute(select(Balance.sku, Balance.account, Balance.qty).where(
+        Balance.sku.in_(skus), Balance.account.like("%/free")))).all()  # fmt: skip
+    out: dict[str, dict[str, int]] = {}
+    for sku, account, qty in rows:
+        out.setdefault(sku, {})[account.rsplit("/", 1)[0]] = qty
+    return out
 
 
 async def on_ledger_change(session: AsyncSession, applied: list[Movement], ids: dict[str, int]) -> None:
@@ -119,52 +104,102 @@ async def note_channel_order(session: AsyncSession, source: str, sku: str, delta
                           .values(expected=ListingState.expected + delta))  # fmt: skip
 
 
-@job(PUSH_JOB, max_attempts=20)
-async def push(ctx: JobContext, source: str, sku: str, cause: str = "", changed_at: str | None = None,
-               force: bool = False) -> None:  # fmt: skip
-    """Serialised per listing (an advisory lock on PostgreSQL, an asyncio lock in embedded mode).
+@dataclass
+class _Want:
+    """What the claimed jobs of one listing ask for: the earliest change (latency starts there) and its cause."""
 
-    On PostgreSQL the write is *announced* first: a ``pushes`` row in state ``sending`` is committed before
-    the platform is called, under an idempotency key of its own (``push<id>``). A worker killed after the
-    platform applied a delta but before the hub recorded it leaves that row behind; the next push to the
-    listing replays it with the same key (the platform answers "already done") and books it, instead of
-    sending the delta a second time. One connection carries the lock and every step, so ``max_jobs``
-    concurrent pushes need ``max_jobs`` connections, not twice as many."""
-    if ctx.settings.is_sqlite:  # SQLite: no transaction held open across the HTTP call
-        lock = _local_locks.setdefault((id(asyncio.get_running_loop()), source, sku), asyncio.Lock())
-        async with lock:
+    cause: str = ""
+    changed_at: str | None = None
+    force: bool = False
+    job_ids: list[int] = field(default_factory=list)
+
+
+def _wants(items: list[BatchItem]) -> dict[str, _Want]:
+    wants: dict[str, _Want] = {}
+    for item in items:
+        want = wants.setdefault(str(item.args["sku"]), _Want())
+        changed = item.args.get("changed_at")
+        if not want.job_ids or (changed and (want.changed_at is None or changed < want.changed_at)):
+            want.cause, want.changed_at = str(item.args.get("cause") or ""), changed
+        want.force = want.force or bool(item.args.get("force"))
+        want.job_ids.append(item.job_id)
+    return wants
+
+
+@job(PUSH_JOB, max_attempts=20, group=lambda args: str(args["source"]))
+async def push(ctx: JobContext, items: list[BatchItem]) -> dict[int, BaseException]:
+    """Push the claimed listings of one shop together: one lock, one plan, one commit before and after
+    the platform calls (made concurrently), whatever the number of listings.
+
+    Serialised per shop (an advisory lock on PostgreSQL, an asyncio lock in embedded mode). On PostgreSQL
+    every write is *announced* first: a ``pushes`` row in state ``sending`` is committed before the platform
+    is called, under an idempotency key of its own (``push<id>``). A worker killed after the platform
+    applied a delta but before the hub recorded it leaves that row behind; the next push to the shop
+    replays it with the same key (the platform answers "already done") and books it, instead of sending
+    the delta a second time. One connection carries the lock and every step."""
+    source = str(items[0].args["source"])
+    wants = _wants(items)
+    if ctx.settings.is_sqlite:  # SQLite: no transaction held open across the HTTP calls
+        async with shop_lock(ctx, source):
             async with ctx.sessionmaker() as session:
-                plan = await _plan(ctx, session, source, sku, changed_at, force)
-            if plan is None:
-                return
-            outcome = await _send(plan, f"{source}:{sku}:{cause}")
+                plans, failures = await _plans(ctx, session, source, wants)
+            outcomes = await _send_all(plans, {sku: f"{source}:{sku}:{wants[sku].cause}" for sku in plans})
             async with ctx.sessionmaker() as session, session.begin():
-                await _record(session, plan, outcome, cause, changed_at)
-        _raise_for(outcome)
+                for sku, plan in plans.items():
+                    await _record(session, plan, outcomes[sku], wants[sku].cause, wants[sku].changed_at)
+    else:
+        plans, failures, outcomes = await _push_locked(ctx, source, wants)
+    for sku, outcome in outcomes.items():
+        if outcome.status == "failed":
+            failures[sku] = RetryLater(outcome.retry_after or 0.5, f"transient: {outcome.error}")
+    return {job_id: exc for sku, exc in failures.items() for job_id in wants[sku].job_ids}
+
+
+@asynccontextmanager
+async def shop_lock(ctx: JobContext, source: str) -> AsyncIterator[AsyncConnection | None]:
+    """Hold the shop's push lock: no push to ``source`` is in flight while it is held (pushes, replays and
+    reconciliation take it). On PostgreSQL an advisory lock held by the connection it yields (pushes do
+    their work on it); in embedded mode an asyncio lock, and it yields None."""
+    if ctx.settings.is_sqlite:
+        async with _local_locks.setdefault((id(asyncio.get_running_loop()), source, ""), asyncio.Lock()):
+            yield None
         return
     engine = ctx.sessionmaker.kw["bind"]
-    key = locks.lock_id(f"listing:{source}:{sku}")
+    key = locks.lock_id(f"push:{source}")
     async with engine.connect() as conn:
         await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
         await conn.commit()
         try:
-            async with ctx.sessionmaker(bind=conn) as session:
-                await _replay_unfinished(ctx, session, source, sku)
-                plan = await _plan(ctx, session, source, sku, changed_at, force)
-                if plan is None:
-                    await session.commit()
-                    return
-                intent = await _announce(session, plan, cause, changed_at)
-                await session.commit()
-                outcome = await _send(plan, f"{source}:{sku}:push{intent.id}")
-                await _record(session, plan, outcome, cause, changed_at, row=intent)
-                await session.commit()
+            yield conn
         finally:
             if not conn.closed and not conn.invalidated:
                 await conn.rollback()
                 await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
                 await conn.commit()
-    _raise_for(outcome)
+
+
+async def _push_locked(ctx: JobContext, source: str, wants: dict[str, _Want]) -> tuple[dict[str, _Plan], dict[str, BaseException], dict[str, _Outcome]]:  # fmt: skip
+    async with shop_lock(ctx, source) as conn, ctx.sessionmaker(bind=conn) as session:
+        await _replay_unfinished(ctx, session, source)
+        plans, failures = await _plans(ctx, session, source, wants)
+        intents = {sku: await _announce(session, plan, wants[sku].cause, wants[sku].changed_at)
+                   for sku, plan in plans.items()}  # fmt: skip
+        await session.commit()
+        outcomes = await _send_all(plans, {sku: f"{source}:{sku}:push{row.id}" for sku, row in intents.items()})
+        for sku, plan in plans.items():
+            await _record(session, plan, outcomes[sku], wants[sku].cause, wants[sku].changed_at, row=intents[sku])
+        await session.commit()
+    return plans, failures, outcomes
+
+
+async def _send_all(plans: dict[str, _Plan], keys: dict[str, str], *, concurrency: int = 16) -> dict[str, _Outcome]:
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(sku: str) -> tuple[str, _Outcome]:
+        async with gate:
+            return sku, await _send(plans[sku], keys[sku])
+
+    return dict(await asyncio.gather(*(one(sku) for sku in plans)))
 
 
 async def _announce(session: AsyncSession, plan: _Plan, cause: str, changed_at: str | None) -> Push:
@@ -178,11 +213,12 @@ async def _announce(session: AsyncSession, plan: _Plan, cause: str, changed_at: 
     return row
 
 
-async def _replay_unfinished(ctx: JobContext, session: AsyncSession, name: str, sku: str) -> None:
-    """Book a write an earlier (killed) push announced but never recorded: same request, same key."""
-    rows = (await session.execute(select(Push).where(Push.source == name, Push.sku == sku, Push.status == "sending")
+async def _replay_unfinished(ctx: JobContext, session: AsyncSession, name: str) -> None:
+    """Book writes an earlier (killed) push announced but never recorded: same request, same key."""
+    rows = (await session.execute(select(Push).where(Push.status == "sending", Push.source == name)
                                   .order_by(Push.id))).scalars().all()  # fmt: skip
     for row in rows:
+        sku = row.sku
         src = await session.get(Source, name)
         if src is None or not src.enabled:
             row.status, row.response = "dead", "source disabled before the write was confirmed"
@@ -222,24 +258,37 @@ class _Outcome:
         self.error, self.retry_after = error, retry_after
 
 
-async def _plan(ctx: JobContext, session: AsyncSession, name: str, sku: str, changed_at: str | None,
-                force: bool) -> _Plan | None:  # fmt: skip
-    """What to send, from the latest state; None when the channel already shows the target."""
-    src, connector = await _source_and_connector(ctx, session, name)
-    if src is None or connector is None or not src.enabled or sku not in (src.listings or {}):
-        return None
-    rule = PublishRule.from_config((src.settings or {}).get("publish", {}), src.listings[sku])
-    target = sellable(rule, await free_by_location(session, sku), now=datetime.now(timezone.utc))
-    state = await session.get(ListingState, (name, sku), populate_existing=True)
-    expected = state.expected if state else None
-    if expected == target.value and not force:
-        return None
-    mode, sent = _mode(connector, expected, target.value)
-    if mode == "absolute" and expected is not None and target.value > expected and changed_at:
-        waited = (utcnow() - datetime.fromisoformat(changed_at)).total_seconds()
-        if waited < rule.settle_seconds:  # an increase on an absolute-only platform waits for in-flight orders
-            raise RetryLater(rule.settle_seconds - waited, "increase waits its settle time")
-    return _Plan(name, sku, connector, target, expected, mode, sent)
+async def _plans(ctx: JobContext, session: AsyncSession, name: str,
+                 wants: dict[str, _Want]) -> tuple[dict[str, _Plan], dict[str, BaseException]]:  # fmt: skip
+    """What to send per listing, from the latest state (read in three queries for the whole batch); a
+    listing whose channel already shows its target is left out, an increase still settling fails with
+    :class:`RetryLater`."""
+    plans: dict[str, _Plan] = {}
+    waiting: dict[str, BaseException] = {}
+    src, connector = await live_source(session, ctx.settings, name)
+    if src is None or connector is None or not src.enabled:
+        return plans, waiting
+    skus = sorted(s for s in wants if s in (src.listings or {}))
+    free = await free_by_locations(session, skus)
+    states = {row.sku: row for row in (await session.execute(
+        select(ListingState).where(ListingState.source == name, ListingState.sku.in_(skus))
+        .execution_options(populate_existing=True))).scalars()}  # fmt: skip
+    now = datetime.now(timezone.utc)
+    for sku in skus:
+        want = wants[sku]
+        rule = PublishRule.from_config((src.settings or {}).get("publish", {}), src.listings[sku])
+        target = sellable(rule, free.get(sku, {}), now=now)
+        expected = states[sku].expected if sku in states else None
+        if expected == target.value and not want.force:
+            continue
+        mode, sent = _mode(connector, expected, target.value)
+        if mode == "absolute" and expected is not None and target.value > expected and want.changed_at:
+            waited = (utcnow() - datetime.fromisoformat(want.changed_at)).total_seconds()
+            if waited < rule.settle_seconds:  # an increase on an absolute-only platform waits for in-flight orders
+                waiting[sku] = RetryLater(rule.settle_seconds - waited, "increase waits its settle time")
+                continue
+        plans[sku] = _Plan(name, sku, connector, target, expected, mode, sent)
+    return plans, waiting
 
 
 async def _send(plan: _Plan, key: str, *, started: datetime | None = None) -> _Outcome:

@@ -15,7 +15,7 @@ from hub.jobs.scheduler import every
 from hub.metrics import DRIFT
 from hub.storage.models import RawEvent, Source, utcnow
 from hub.storage.models_sync import ListingState
-from hub.sync.engine import enqueue_pushes
+from hub.sync.engine import enqueue_pushes, shop_lock
 
 log = logging.getLogger("zhongshu.sync")
 
@@ -40,32 +40,40 @@ async def reconcile_one(ctx: JobContext, source: str) -> None:
 
 
 async def reconcile_source(ctx: JobContext, source: Source) -> dict[str, int]:
-    """Drift per sku (platform figure minus expected) for one source; corrections are enqueued."""
+    """Drift per sku (platform figure minus expected) for one source; corrections are enqueued.
+
+    The platform is read under the shop's push lock, so no write of ours is in flight. A drift is corrected
+    only when the previous reconciliation saw the same drift: an order or cancel the channel took whose
+    webhook has not reached the hub yet looks like drift once, then the import moves ``expected`` and the
+    drift goes away (or changes), and adopting the platform's figure on the first read would count it twice."""
     connector = connector_of(ctx.settings, source)
     if not connector.supports(Capability.READ_STOCK):
         return {}
     skus = sorted(source.listings or {})
-    try:
-        platform = await connector.read_stock(skus)
-    except ConnectorError as exc:
-        log.warning("reconcile %s: cannot read stock: %s", source.name, exc)
-        return {}
     drift: dict[str, int] = {}
-    async with ctx.sessionmaker() as session, session.begin():
-        # Events from this channel not yet processed are orders the platform already counted and the hub
-        # has not: adopting the platform's figure now would deduct them twice once they are imported.
-        busy = await session.scalar(select(RawEvent.id).where(RawEvent.source == source.name,
-                                                              RawEvent.status == "pending").limit(1))  # fmt: skip
-        for sku in skus:
-            state = await session.get(ListingState, (source.name, sku))
-            if state is None or state.expected is None or sku not in platform:
-                continue
-            diff = int(platform[sku]) - state.expected
-            state.drift, state.reconciled_at = diff, utcnow()
-            if diff:
+    async with shop_lock(ctx, source.name):
+        try:
+            platform = await connector.read_stock(skus)
+        except ConnectorError as exc:
+            log.warning("reconcile %s: cannot read stock: %s", source.name, exc)
+            return {}
+        async with ctx.sessionmaker() as session, session.begin():
+            # Events from this channel not yet processed are orders the platform already counted and the hub
+            # has not: adopting the platform's figure now would deduct them twice once they are imported.
+            busy = await session.scalar(select(RawEvent.id).where(RawEvent.source == source.name,
+                                                                  RawEvent.status == "pending").limit(1))  # fmt: skip
+            for sku in skus:
+                state = await session.get(ListingState, (source.name, sku))
+                if state is None or state.expected is None or sku not in platform:
+                    continue
+                diff = int(platform[sku]) - state.expected
+                confirmed = diff != 0 and state.drift == diff  # the same drift on two reads in a row
+                state.drift, state.reconciled_at = diff, utcnow()
+                if not diff:
+                    continue
                 drift[sku] = diff
-                if busy is not None:
-                    continue  # reported; corrected by a later run once the channel's events are in
+                if busy is not None or not confirmed:
+                    continue  # reported; corrected by the next run if it persists
                 state.expected = int(platform[sku])  # what the platform really holds now
                 await enqueue_pushes(session, sku, cause=f"reconcile:{source.name}:{sku}", force=True)
     DRIFT.labels(source=source.name).set(len(drift))

@@ -24,6 +24,7 @@ from litestar import Litestar, Request, Response, get, post
 
 from connectors.testing import Faults, RequestLog
 from connectors.testing.gate import RateGate, ReplayCache
+from connectors.testing.delivery import delivery_client
 from connectors.testing.operator_routes import json_events, operator_routes
 
 from .. import codes
@@ -344,8 +345,7 @@ def create_app(
         }
         record["attempts"] += 1
         try:
-            async with httpx.AsyncClient(timeout=10.0) as client:
-                response = await client.post(hub or "", content=body, headers=headers)
+            response = await delivery_client().post(hub or "", content=body, headers=headers, timeout=10.0)
             record["last_status"] = response.status_code
             record["delivered"] = response.status_code == 200 and response.json().get("code") == 0
         except (httpx.HTTPError, ValueError, AttributeError) as exc:

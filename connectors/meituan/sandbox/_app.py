@@ -13,6 +13,7 @@ from litestar import Request, Response, get, post, route
 from litestar.exceptions import HTTPException
 
 from connectors.testing.gate import RateGate
+from connectors.testing.delivery import delivery_client
 from connectors.testing.operator import Faults, RequestLog
 from connectors.testing.operator_routes import problem_json_object
 
@@ -66,9 +67,9 @@ class Sandbox:
         form.update(app_id=self.app_id, timestamp=str(int(time.time())))
         form["sig"] = meituan_sig(self.hub_url, form.items(), self.app_secret)
         try:
-            async with httpx.AsyncClient(timeout=5.0) as client:
-                answer = await client.post(check_target(self.hub_url), content=urlencode(form).encode(),
-                                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+            answer = await delivery_client().post(check_target(self.hub_url), content=urlencode(form).encode(),
+                                                  headers={"Content-Type": "application/x-www-form-urlencoded"},
+                                                  timeout=5.0)  # fmt: skip
             result: dict[str, Any] = {"status": answer.status_code, "body": answer.text[:200]}
         except httpx.HTTPError as exc:
             result = {"status": None, "reason": f"delivery failed: {type(exc).__name__}"}

@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 import httpx
 
 from connectors.base import hmac_sha256_base64
+from connectors.testing.delivery import delivery_client
 
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
@@ -43,8 +44,7 @@ async def deliver(target: str, headers: dict[str, str], body: bytes) -> int | st
     """POST one delivery; returns the receiver's status, or the error text."""
     check_target(target)
     try:
-        async with httpx.AsyncClient(timeout=5.0) as client:
-            response = await client.post(target, content=body, headers=headers)
+        response = await delivery_client().post(target, content=body, headers=headers, timeout=5.0)
         return response.status_code
     except httpx.HTTPError as exc:
         return f"delivery failed: {type(exc).__name__}"

@@ -160,6 +160,14 @@ async def test_reconciliation_corrects_a_figure_changed_behind_the_hubs_back(sho
     await eventually(lambda: _equals(shop.available(sku), 4))
     await shop.http.post("/_sandbox/settings", json={"webhook_target": None})
     await shop.http.post("/_sandbox/events", json={"type": "stock", "sku": sku, "available": 40})
+    async def drift() -> Any:
+        return (await hub.get("/api/v1/listings", params={"source": shop.name, "sku": sku})).json()[0]["drift"]
+
+    # the first read reports the drift and corrects nothing: an order in flight would look the same
+    assert (await hub.post("/api/v1/sync/reconcile")).status_code == 202
+    await eventually(lambda: _equals(drift(), 36))
+    assert await shop.available(sku) == 40
+    # the same drift on the next read is real: corrected
     assert (await hub.post("/api/v1/sync/reconcile")).status_code == 202
     await eventually(lambda: _equals(shop.available(sku), 4))
     listing = (await hub.get("/api/v1/listings", params={"source": shop.name, "sku": sku})).json()[0]
