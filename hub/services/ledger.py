@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub import lineage
 from hub.domain.errors import KeyReused, WouldOverdraw
 from hub.domain.ledger import Movement, check_unique_keys, is_guarded, net_deltas
+from hub.storage import locks
 from hub.storage.models import Balance, MovementRow, utcnow
 from hub.storage.sql import insert
 
@@ -73,6 +74,9 @@ async def apply_movements(
     :class:`WouldOverdraw` when the batch's net effect would take a guarded bucket below zero.
     """
     check_unique_keys(list(movements))
+    # the pipeline and the warehouse loop compare what a platform says with the ledger under these locks (a
+    # WMS snapshot, say): a movement from anywhere else (the API, a job) must not land between the two reads
+    await locks.lock(session, (f"sku:{m.sku}" for m in movements))
     wanted = {m.key: m for m in movements}
     existing = await _existing(session, list(wanted))
     _refuse_reused_keys(wanted, existing)

@@ -21,5 +21,9 @@ async def lock(session: AsyncSession, names: Iterable[str]) -> None:
     """Block until this transaction holds the lock for every name (released at commit or rollback)."""
     if session.bind is not None and session.bind.dialect.name == "sqlite":
         return
-    for name in sorted(set(names)):
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_id(name)})
+    keys = [lock_id(name) for name in sorted(set(names))]
+    if len(keys) == 1:
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": keys[0]})
+    elif keys:  # one round trip; unnest yields (and so locks) in the sorted order given
+        await session.execute(text("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:ks AS bigint[])) AS k"),
+                              {"ks": keys})  # fmt: skip

@@ -49,3 +49,33 @@ async def test_two_processes_never_oversell_and_replays_change_nothing(pg_settin
             }
             movements = (await client.get("/api/v1/movements", params={"sku": sku, "limit": 500})).json()
             assert len(movements["movements"]) == 51
+
+
+async def test_a_movement_waits_while_the_pipeline_compares_under_the_skus_lock(pg_settings: Settings, sku: str) -> None:
+    """A WMS snapshot is compared with the ledger under the sku's lock: a receipt booked through the API in
+    the middle must wait for it, or the snapshot would be judged against a figure it never saw."""
+    from hub.domain.ledger import Account, Movement
+    from hub.services import ledger
+    from hub.storage import locks
+    from hub.storage.engine import make_engine, make_sessionmaker
+
+    engine = make_engine(pg_settings)
+    sessions = make_sessionmaker(engine)
+    receipt = Movement(key=f"{sku}-rcv", sku=sku, qty=2, source=Account.parse("supplier"),
+                       target=Account.parse("WH/free"), kind="receive")  # fmt: skip
+    try:
+        async with sessions() as comparing, comparing.begin():
+            await locks.lock(comparing, [f"sku:{sku}"])
+
+            async def book() -> None:
+                async with sessions() as s, s.begin():
+                    await ledger.apply_movements(s, [receipt], guarded_buckets=list(pg_settings.guarded_buckets))
+
+            booking = asyncio.create_task(book())
+            await asyncio.sleep(0.5)
+            assert not booking.done()  # held back while the comparison runs
+        await asyncio.wait_for(booking, 10)  # and booked once it is over
+        async with sessions() as s:
+            assert {b.account: b.qty for b in await ledger.balances(s, sku)}["WH/free"] == 2
+    finally:
+        await engine.dispose()
