@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -32,7 +33,9 @@ class TokenBucket:
         self.burst = burst
         self._tokens = burst
         self._stamp = time.monotonic()
-        self._lock = asyncio.Lock()
+        # one lock per event loop: an asyncio.Lock binds to the first loop that waits on it, and one
+        # process may run several loops (the hub's and a test's) that share this shop's bucket
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
 
     @classmethod
     def for_shop(cls, shop: str, settings: Mapping[str, Any], *, rate: float, burst: float) -> TokenBucket:
@@ -52,7 +55,8 @@ class TokenBucket:
     async def acquire(self, cost: float = 1.0) -> None:
         """Wait until ``cost`` tokens are available and take them."""
         cost = min(cost, self.burst)
-        async with self._lock:
+        lock = self._locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+        async with lock:
             while True:
                 self._refill()
                 if self._tokens >= cost:

@@ -23,10 +23,10 @@ from hub.storage.models_warehouse import DeliveryLine, DeliveryOrder, InboundLin
 from hub.warehouse import alerts as _alerts  # noqa: F401  (registers the low-stock ledger listener)
 from hub.warehouse.inbound import SEND_JOB
 from hub.warehouse.outbound import CANCEL_JOB, DELIVER_JOB
-from hub.warehouse.stock import store_snapshot
+from hub.warehouse.stock import SNAPSHOT_JOB, ledger_mark, store_snapshot
 
 log = logging.getLogger("zhongshu.warehouse")
-SNAPSHOT_JOB = "warehouse.stock_count"
+__all__ = ["SNAPSHOT_JOB", "cancel_delivery", "deliver", "send_inbound", "stock_count"]
 
 
 async def _connector(ctx: JobContext, name: str) -> Any:
@@ -125,9 +125,15 @@ async def send_inbound(ctx: JobContext, code: str) -> None:
 
 
 @job(SNAPSHOT_JOB)
-async def stock_count(ctx: JobContext, wms_source: str, warehouse: str, items: list[str] | None = None) -> None:
-    """inventory.query at one warehouse → a raw event the pipeline arbitrates (WMS authority on on_hand)."""
+async def stock_count(ctx: JobContext, wms_source: str, warehouse: str, items: list[str] | None = None,
+                      attempt: int = 0) -> None:  # fmt: skip
+    """inventory.query at one warehouse → a raw event the pipeline arbitrates (WMS authority on on_hand).
+
+    The ledger mark is read before the WMS is asked, so whatever the hub books from then on is known to be
+    possibly missing from the snapshot (see :func:`hub.warehouse.stock.not_comparable`)."""
     connector = await _connector(ctx, wms_source)
+    async with ctx.sessionmaker() as session:
+        mark = await ledger_mark(session)
     rows = await connector.inventory_snapshot(warehouse, list(items or ()))
     plain = [{"warehouseCode": r.warehouse_code or warehouse, "itemCode": r.item_code, "inventoryType": r.inventory_type,
               "quantity": r.quantity, "lockQuantity": r.lock_quantity, "batchCode": r.batch_code,
@@ -136,7 +142,7 @@ async def stock_count(ctx: JobContext, wms_source: str, warehouse: str, items: l
     plain += [{"warehouseCode": warehouse, "itemCode": item, "inventoryType": "ZP", "quantity": 0, "lockQuantity": 0}
               for item in items or () if item not in listed]  # asked for and not held: counted zero
     async with UnitOfWork(ctx.sessionmaker, ctx.queue) as uow:
-        await store_snapshot(uow, wms_source, warehouse, plain)
+        await store_snapshot(uow, wms_source, warehouse, plain, ledger_mark=mark, attempt=attempt)
         await uow.commit()
 
 

@@ -153,10 +153,13 @@ async def on_order_cancelled(session: AsyncSession, order: OrderEvent) -> list[s
     cancelled = []
     for do in orders:
         lines = await lines_of(session, do.code)
+        wanted = {ln.sku: int(ln.qty) for ln in order.lines}
         for line in lines:
             reservation = await session.get(Reservation, line.reservation_key, populate_existing=True)
             if reservation is not None and reservation.status == "cancelled" and line.open > 0:
                 line.released += line.open  # the pipeline's cancel moved these reserved→free
+            elif reservation is not None and reservation.status == "shipped":
+                await _gave_back_shipped(session, do, line, wanted.get(line.sku) or line.shipped)
         if do.status == "pending":
             do.status = "cancelled"  # never sent: the deliver job sees it and sends nothing
         elif do.status in ("sent", "accepted"):
@@ -168,6 +171,20 @@ async def on_order_cancelled(session: AsyncSession, order: OrderEvent) -> list[s
         cancelled.append(do.code)
     await session.flush()
     return cancelled
+
+
+async def _gave_back_shipped(session: AsyncSession, do: DeliveryOrder, line: DeliveryLine, qty: int) -> None:
+    """The marketplace cancelled an order the WMS had already shipped (and the hub booked): the channel put
+    the units back on sale by itself, but they are gone. Its figure is corrected by a push (once)."""
+    from hub.sync.engine import enqueue_pushes, note_channel_order  # the sync engine imports the pipeline
+
+    if qty <= 0 or not await book(session, f"do:{do.code}:{line.line_no}:{line.sku}#cancelled-after-ship", do.code, None):
+        return
+    await note_channel_order(session, do.source, line.sku, qty)
+    ship = await session.scalar(select(MovementRow.id).where(MovementRow.key.like(f"do:{do.code}:%#ship%"),
+                                                            MovementRow.sku == line.sku)
+                                .order_by(MovementRow.id.desc()).limit(1))  # fmt: skip
+    await enqueue_pushes(session, line.sku, cause=f"movement:{ship}" if ship else f"delivery:{do.code}")
 
 
 async def lines_of(session: AsyncSession, code: str) -> list[DeliveryLine]:

@@ -22,7 +22,8 @@ _RECORDING = [False]
 
 
 def _hook(event: str, args: tuple[object, ...]) -> None:
-    if _RECORDING[0] and event == "socket.connect":
+    # module globals are None during interpreter shutdown, when audit hooks still run
+    if _RECORDING and _RECORDING[0] and event == "socket.connect":
         CONNECTS.append(args[1])
 
 

@@ -127,12 +127,13 @@ class Loop:
         assert r.status_code == 200, r.text
         return dict(r.json())
 
-    async def raw_events(self, source: str, topic: str) -> list[RawEvent]:
+    async def raw_events(self, source: str, topic: str, *, prefix: bool = False) -> list[RawEvent]:
         engine = make_engine(self.server.settings)
         try:
             async with make_sessionmaker(engine)() as session:
                 return list((await session.execute(select(RawEvent).where(
-                    RawEvent.source == source, RawEvent.topic == topic).order_by(RawEvent.id))).scalars())
+                    RawEvent.source == source,
+                    RawEvent.topic.startswith(topic) if prefix else RawEvent.topic == topic).order_by(RawEvent.id))).scalars())
         finally:
             await engine.dispose()
 

@@ -3,6 +3,7 @@ expected inbound at the warehouse that shipped it, and restocks only when the WM
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -11,6 +12,9 @@ import httpx
 
 from connectors.testing import run_sandbox
 from connectors.tms.sandbox import create_app
+from connectors.tms.sandbox.app import Shipment
+from connectors.tms.signing import push_sign
+from connectors.tms.tracking import STATE_CODES
 from tests.integration.warehouse.conftest import Loop, eventually
 
 KEY, SALT = "kd100-key", "kd100-salt"
@@ -59,3 +63,42 @@ async def test_a_returned_parcel_creates_the_return_order_and_restocks_on_its_co
         await loop.event({"type": "confirm", "orderCode": code})
         await loop.wait_balances(sku, {"WH01/free": 5, "customer": 0})
         await loop.hub.patch(f"/api/v1/sources/{tms}", json={"enabled": False})
+
+
+
+async def test_pushes_arriving_out_of_order_leave_the_parcel_in_the_state_of_its_latest_scan(loop: Loop, sku: str) -> None:
+    """Kuaidi100 pushes the whole track each time; the network (or parallel workers) may reorder them."""
+    tms = f"tms_{uuid.uuid4().hex[:8]}"
+    r = await loop.hub.post("/api/v1/sources", json={"name": tms, "platform": "tms", "base_url": "http://127.0.0.1:9"})
+    assert r.status_code == 201, r.text
+    r = await loop.hub.put(f"/api/v1/sources/{tms}/credentials",
+                           json={"credentials": {"key": KEY, "customer": "CUSTOMER01", "salt": SALT}})
+    assert r.status_code in (200, 204), r.text
+    await loop.receive(sku, 3)
+    loop.state.stock.add("WH01", sku, 3)
+    tid = "TMO" + sku[-8:]
+    await loop.order(tid, {sku: 1})
+    do = await loop.wait_delivery(tid, "accepted")
+    await loop.event({"type": "confirm", "orderCode": do["code"]})
+    do = await loop.wait_delivery(tid, "shipped")
+    shipment = Shipment(do["express_code"], "shunfeng")
+    start = datetime.now(timezone(timedelta(hours=8)))
+    pushes = []
+    for minutes, state in ((0, "picked_up"), (1, "in_transit"), (2, "delivered")):
+        when = (start + timedelta(minutes=minutes)).strftime("%Y-%m-%d %H:%M:%S")
+        shipment.nodes.insert(0, {"time": when, "ftime": when, "context": state, "status": "", "areaCode": "",
+                                  "areaName": ""})
+        shipment.state = STATE_CODES[state]
+        param = json.dumps({"status": "polling", "message": "", "lastResult": shipment.result()}, ensure_ascii=False)
+        pushes.append({"param": param, "sign": push_sign(param, SALT)})
+    for form in reversed(pushes):  # newest first
+        r = await loop.hub.post(f"/webhooks/{tms}", data=form)
+        assert r.status_code == 200, r.text
+
+    async def all_booked() -> Any:
+        events = await loop.raw_events(tms, "tracking/", prefix=True)
+        statuses = [(await loop.wait_raw(e.id))["status"] for e in events]
+        return True if statuses == ["processed"] * 3 else statuses
+
+    await eventually(all_booked)
+    assert (await loop.delivery(tid))["tracking_state"] == "delivered"
