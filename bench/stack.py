@@ -20,7 +20,7 @@ import asyncpg
 from cryptography.fernet import Fernet
 
 from tests.support.hubserver import free_port
-from tests.support.processes import ROOT, hub_env, stop, wait_healthy, zhongshu
+from tests.support.processes import ROOT, hub_env, log_file, stop, wait_healthy, zhongshu
 
 PG_ADMIN = os.environ.get("ZHONGSHU_TEST_PG", "postgresql://postgres:postgres@127.0.0.1:5432/postgres")
 REDIS_BASE = os.environ.get("ZHONGSHU_BENCH_REDIS", "redis://127.0.0.1:6379")
@@ -85,9 +85,9 @@ class Stack:
     worker: subprocess.Popen[bytes] | None = None
 
     def start_worker(self, max_jobs: int = 20) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(zhongshu("worker", "--max-jobs", str(max_jobs)), env=hub_env(**self.settings),
-                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                start_new_session=True)  # fmt: skip
+        with log_file(f"bench-worker-{len(self.procs)}") as err:
+            proc = subprocess.Popen(zhongshu("worker", "--max-jobs", str(max_jobs)), env=hub_env(**self.settings),
+                                    cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)  # fmt: skip
         self.worker = proc
         self.procs.append(proc)
         return proc
@@ -119,9 +119,10 @@ def hub_stack(
 ) -> Iterator[Stack]:
     """``zhongshu serve --workers N`` (+ ``workers`` × ``zhongshu worker``) as subprocesses."""
     port = free_port()
-    api = subprocess.Popen(zhongshu("serve", "--port", str(port), "--workers", str(api_workers)),
-                           env=hub_env(**settings), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                           start_new_session=True)  # fmt: skip
+    with log_file(f"bench-serve-{port}") as err:
+        api = subprocess.Popen(zhongshu("serve", "--port", str(port), "--workers", str(api_workers)),
+                               env=hub_env(**settings), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err,
+                               start_new_session=True)  # fmt: skip
     stack = Stack(f"http://127.0.0.1:{port}", settings, [api])
     try:
         wait_healthy(stack.url, api, timeout=90)

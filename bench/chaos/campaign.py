@@ -1,9 +1,13 @@
 """Run seeds against the real stack: drive the plan, inject its faults, quiesce, check the invariants.
 
 One stack (fresh database, dedicated Redis db) serves a whole campaign; every seed has its own sandboxes
-(Shopify, Douyin, a Kingdee ERP — the only enabled ERP while the seed runs — and an outbound-webhook
+(Shopify, Douyin, a Qimen WMS, a Kingdee ERP — the only enabled ERP while the seed runs — and an outbound-webhook
 subscriber), sources and skus (named after the seed), so ``--seed N`` alone replays seed N's workload and fault
 schedule on a fresh stack.
+
+The WMS runs the seed's warehouse: receipts are put on its shelves before the hub is told, Douyin orders are
+routed to it as delivery orders, and the campaign has it ship each one a moment after it accepted it (its
+confirmation goes through the relay like every push). The model reads what the WMS shipped from the WMS itself.
 """
 
 from __future__ import annotations
@@ -33,6 +37,9 @@ KEY, SECRET, TOKEN = "chaos-app", "chaos-app-secret", "chaos-access-token"
 SHOP_DOMAIN = "zhongshu-sandbox.myshopify.com"
 ORDER_TOPICS = frozenset({"orders/create", "orders/cancelled", "100", "101", "106"})
 DOUYIN_RULE = {"buffer": 1}
+WMS_KEY, WMS_SECRET, WMS_CUSTOMER = "chaos-wms", "chaos-wms-secret-0123", "CHAOSCUST"
+WMS_SHIP_AFTER = 0.3
+"""Seconds the WMS keeps an accepted delivery order before it ships it (so a snapshot can find one in flight)."""
 DELIVERY_DEADLINE = float(os.environ.get("CHAOS_DELIVERY_DEADLINE", "60"))
 QUIESCE_TIMEOUT = float(os.environ.get("CHAOS_QUIESCE_TIMEOUT", "60"))
 """A healthy stack quiesces within seconds of the last delivery; past this the run is a violation."""
@@ -83,6 +90,12 @@ class SeedRun:
         self.subscriber = Subscriber()
         self.subscription_id: int | None = None
         self.stale: list[tuple[str, int]] = []  # (event id sent, status answered) of webhook_stale deliveries
+        self.wms = f"wms_s{seed}"
+        self.wms_url = ""
+        self.wms_hold = False  # wms_snapshot_mid_shipment: the WMS's confirmations wait in wms_held
+        self.wms_held: list[Capture] = []
+        self.wms_accepted: dict[str, float] = {}  # WMS delivery order code -> when it was first seen accepted
+        self.snapshot_due = False
 
     # -- plumbing -----------------------------------------------------------------------------------
     def api(self) -> str:
@@ -112,9 +125,13 @@ class SeedRun:
         refusals = 0
         while True:
             try:
-                r = await self.http.post(f"{self.api()}/webhooks/{cap.source}", content=cap.body, headers=cap.headers)
+                query = f"?{cap.query}" if cap.query else ""
+                r = await self.http.post(f"{self.api()}/webhooks/{cap.source}{query}", content=cap.body,
+                                         headers=cap.headers)  # fmt: skip
                 cap.deliveries += 1
-                if r.status_code == 200 and (self.relay.platforms[cap.source] != "douyin" or r.json().get("code") == 0):
+                platform = self.relay.platforms[cap.source]
+                if r.status_code == 200 and (platform != "douyin" or r.json().get("code") == 0) and \
+                        (platform != "qimen" or "<flag>success</flag>" in r.text):
                     cap.acked = True
                     return
                 if r.status_code in (400, 401, 403, 404):
@@ -138,7 +155,9 @@ class SeedRun:
         """Route new captures: channel-side pushes (stock levels after the hub's writes) are delivered at
         once in the background; order pushes wait in ``held`` for the step that caused them."""
         for cap in self.relay.take():
-            if ORDER_TOPICS & set(cap.topics):
+            if cap.source == self.wms and self.wms_hold:
+                self.wms_held.append(cap)
+            elif ORDER_TOPICS & set(cap.topics):
                 self.held.append(cap)
             else:
                 self.spawn(self.deliver(cap))
@@ -164,6 +183,8 @@ class SeedRun:
              {"poll": False, "publish": DOUYIN_RULE, "timeout": CHANNEL_TIMEOUT},
              {"app_key": KEY, "app_secret": SECRET, "access_token": TOKEN}),
         ]  # fmt: skip
+        sources[1][3]["routing"] = {"warehouses": {LOCATION: {"wms": self.wms}}, "priority": [LOCATION]}
+        await self.register_wms()
         for platform, url, listings, settings, creds in sources:
             name = self.sources[platform]
             self.relay.platforms[name] = platform
@@ -176,6 +197,104 @@ class SeedRun:
             if r.status_code != 200:
                 raise RuntimeError(f"cannot set credentials of {name}: {r.status_code} {r.text}")
         await self.register_erp_and_subscriber(subscriber_url)
+
+    async def register_wms(self) -> None:
+        """This seed's WMS, running the warehouse ``LOCATION``; its pushes reach the hub through the relay."""
+        self.relay.platforms[self.wms] = "qimen"
+        r = await self.call("POST", "/api/v1/sources", json={
+            "name": self.wms, "platform": "qimen", "base_url": self.wms_url,
+            "settings": {"customer_id": WMS_CUSTOMER, "format": "xml"}})  # fmt: skip
+        if r.status_code != 201 and "exists already" not in r.text:
+            raise RuntimeError(f"cannot register {self.wms}: {r.status_code} {r.text}")
+        r = await self.call("PUT", f"/api/v1/sources/{self.wms}/credentials",
+                            json={"credentials": {"app_key": WMS_KEY, "app_secret": WMS_SECRET}})  # fmt: skip
+        if r.status_code not in (200, 204):
+            raise RuntimeError(f"cannot set credentials of {self.wms}: {r.status_code} {r.text}")
+
+    async def wms_orders(self) -> list[dict[str, Any]]:
+        async with httpx.AsyncClient(timeout=10) as sb:
+            return [o for o in (await sb.get(f"{self.wms_url}/_sandbox/stock")).json()["orders"] if o["kind"] == "delivery"]
+
+    async def wms_event(self, body: dict[str, Any]) -> httpx.Response:
+        async with httpx.AsyncClient(timeout=30) as sb:
+            return await sb.post(f"{self.wms_url}/_sandbox/events", json=body)
+
+    async def wms_ships(self) -> None:
+        """The warehouse at work: every delivery order accepted for WMS_SHIP_AFTER seconds is shipped."""
+        while True:
+            try:
+                now = time.monotonic()
+                for order in await self.wms_orders():
+                    if order["status"] != "ACCEPT":
+                        continue
+                    seen = self.wms_accepted.setdefault(order["code"], now)
+                    if now - seen >= WMS_SHIP_AFTER:
+                        await self.wms_event({"type": "confirm", "orderCode": order["code"]})
+            except (httpx.HTTPError, ValueError, KeyError):
+                pass
+            await asyncio.sleep(0.1)
+
+    async def wms_busy(self) -> bool:
+        """Work the WMS still owes the hub: an accepted order not shipped yet, or held confirmations."""
+        return bool(self.wms_held) or any(o["status"] == "ACCEPT" for o in await self.wms_orders())
+
+    async def snapshot_mid_shipment(self, *, force: bool = False) -> None:
+        """Hold the WMS's confirmations back, have it ship an accepted order, take a stock count and wait until
+        the hub has processed it, then let the confirmation through. Waits (``snapshot_due``) for a step with
+        an order in flight unless ``force``."""
+        accepted = [o for o in await self.wms_orders() if o["status"] == "ACCEPT"]
+        if not accepted and not force:
+            return
+        self.snapshot_due = False
+        self.wms_hold = True
+        try:
+            if accepted:
+                order = self.rng.choice(accepted)
+                await self.wms_event({"type": "confirm", "orderCode": order["code"]})
+                deadline = time.monotonic() + 5
+                while not self.wms_held and time.monotonic() < deadline:
+                    self.pump()
+                    await asyncio.sleep(0.02)
+                self.result.checked["wms snapshots with a shipment in flight"] += int(bool(self.wms_held))
+            conn = await self.stack.db()
+            try:
+                before = await conn.fetchval("SELECT coalesce(max(id), 0) FROM raw_events WHERE source = $1", self.wms)
+            finally:
+                await conn.close()
+            r = await self.call("POST", "/api/v1/warehouse/stock-counts", json={
+                "wms_source": self.wms, "warehouse": LOCATION, "items": self.skus})  # fmt: skip
+            if r.status_code != 202:
+                self.result.violations.append(f"stock count refused: {r.status_code} {r.text[:200]}")
+                return
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                conn = await self.stack.db()
+                try:
+                    done = await conn.fetchval("SELECT count(*) FROM raw_events WHERE source = $1 AND id > $2 AND "
+                                               "topic = 'inventory.query' AND status <> 'pending'", self.wms, before)  # fmt: skip
+                finally:
+                    await conn.close()
+                if done:
+                    break
+                await asyncio.sleep(0.1)
+        finally:
+            self.wms_hold = False
+            held, self.wms_held = self.wms_held, []
+            for cap in held:
+                self.spawn(self.deliver(cap))
+
+    async def wms_record(self) -> None:
+        """What the WMS shipped, per order (its own record), into the model; its stock is checked against it."""
+        prefix = f"{self.sources['douyin']}-"
+        for order in await self.wms_orders():
+            code = order["code"]
+            if order["status"] != "CONFIRMED":
+                continue
+            key = f"douyin:{code[len(prefix):-len(LOCATION) - 1]}" if code.startswith(prefix) else code
+            if key not in self.model.orders:
+                self.result.violations.append(f"the WMS shipped {code}, an order the model does not know")
+                continue
+            self.model.shipped[key] = sum(int(ln["planQty"]) for ln in order["lines"])
 
     async def register_erp_and_subscriber(self, subscriber_url: str) -> None:
         """This seed's Kingdee (the only enabled ERP while it runs) and its outbound-webhook subscriber."""
@@ -202,6 +321,10 @@ class SeedRun:
         r = await self.call("POST", "/api/v1/vouchers/unit-costs", json={"movement_key": key, "unit_cost": UNIT_COST})
         if r.status_code != 200:
             self.result.violations.append(f"unit cost refused: {key} {r.status_code} {r.text[:200]}")
+        r = await self.wms_event({"type": "stock_change", "warehouseCode": LOCATION, "itemCode": step.sku,
+                                  "quantity": step.qty, "report": False})  # on the shelf before the hub is told
+        if r.status_code != 200:
+            self.result.violations.append(f"WMS refused the receipt of {key}: {r.text[:200]}")
         answered = False
         for _ in range(step.copies):  # a client that retries (same key): must count once
             r = await self.call("POST", "/api/v1/movements", json=body)
@@ -302,6 +425,9 @@ class SeedRun:
             async with httpx.AsyncClient(timeout=10) as sb:
                 await sb.post(f"{self.erp_url}/_sandbox/knobs", json={"timeout_after_save": step.qty,
                                                                       "timeout_seconds": ERP_TIMEOUT + 0.5})  # fmt: skip
+        elif step.fault == "wms_snapshot_mid_shipment":
+            self.snapshot_due = True
+            await self.snapshot_mid_shipment()
         elif step.fault == "credentials_rotate":
             name = self.sources[step.target]
             r = await self.call("PUT", f"/api/v1/sources/{name}/credentials", json={
@@ -325,6 +451,7 @@ class SeedRun:
         started = time.monotonic()
         from connectors.douyin.sandbox import create_app as douyin_app
         from connectors.kingdee.sandbox import create_app as kingdee_app
+        from connectors.qimen.sandbox import create_app as qimen_app
         from connectors.shopify.sandbox import create_app as shopify_app
 
         with run_sandbox(self.relay) as relay_url, \
@@ -334,19 +461,25 @@ class SeedRun:
                                     hub_url=f"{relay_url}/{self.sources['douyin']}", catalog={s: 0 for s in self.skus},
                                     rate_limit_per_second=200, rate_limit_burst=200)) as dy_url, \
              run_sandbox(kingdee_app(app_key=KD_APP_ID, app_secret=KD_SECRET, acct_id=KD_ACCT)) as kd_url, \
+             run_sandbox(qimen_app(app_key=WMS_KEY, app_secret=WMS_SECRET, customer_id=WMS_CUSTOMER,
+                                   hub_url=f"{relay_url}/{self.wms}", warehouses=(LOCATION,),
+                                   confirm_delay_s=None)) as wms_url, \
              run_sandbox(self.subscriber) as subscriber_url:  # fmt: skip
             self.sandboxes = {"shopify": shop_url, "douyin": dy_url}
-            self.erp_url = kd_url
+            self.erp_url, self.wms_url = kd_url, wms_url
             pumping = asyncio.get_running_loop().create_task(self.pump_forever())
+            shipping = asyncio.get_running_loop().create_task(self.wms_ships())
             try:
                 await self.register(relay_url, subscriber_url)
                 await self.drive()
                 await self.settle()
+                await self.wms_record()
                 self.result.violations += await invariants.check(self)
             finally:
-                pumping.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await pumping
+                for task in (pumping, shipping):
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
                 for task in list(self.background):
                     task.cancel()
                 await asyncio.gather(*self.background, return_exceptions=True)
@@ -366,11 +499,15 @@ class SeedRun:
             else:
                 await self.fault(index, step)
             await self.deliver_due(index)
+            if self.snapshot_due:  # the fault waits for a step with a delivery order in flight
+                await self.snapshot_mid_shipment()
             self.result.violations += await invariants.cheap(self)
 
     async def settle(self) -> None:
         """Deliver the late pushes, let every restart finish, then wait until nothing is left to do."""
         await self.deliver_due(float("inf"))
+        if self.snapshot_due:
+            await self.snapshot_mid_shipment(force=True)
         self.pump()
         for cap in self.held:  # order pushes no step claimed (none expected): delivered too
             self.spawn(self.deliver(cap))
@@ -433,7 +570,7 @@ class SeedRun:
                                               f"{r.status_code if r is not None else 'no answer'} {r.text[:200] if r is not None else ''}")  # fmt: skip
 
     async def disable(self) -> None:
-        for name in [*self.sources.values(), self.erp]:
+        for name in [*self.sources.values(), self.erp, self.wms]:
             with contextlib.suppress(Exception):
                 await self.call("PATCH", f"/api/v1/sources/{name}", json={"enabled": False})
         if self.subscription_id is not None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 import httpx
 
+from bench.chaos.stack import DB_DOWN
 from bench.chaos.workload import CHANNELS, nonzero
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ async def drained(stack: Stack, mark: tuple[int, int], *, since: float, cap: flo
                 await conn.close()
             if left == 0:
                 return time.monotonic() - since
-        except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+        except DB_DOWN:
             pass
         await asyncio.sleep(0.1)
     return cap
@@ -63,13 +64,13 @@ async def cheap(run: SeedRun) -> list[str]:
     """After every step: each sku sums to zero, no free balance is (or ever was) below zero."""
     try:
         conn = await asyncio.wait_for(run.stack.db(), 3)
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+    except DB_DOWN:
         return []  # the database is restarting: checked at the next step
     try:
         rows = await conn.fetch("SELECT sku, sum(qty) AS total, min(CASE WHEN account LIKE '%/free' THEN qty END) "
                                 "AS free FROM balances WHERE sku = ANY($1) GROUP BY sku", run.skus)  # fmt: skip
         negative = await conn.fetch("SELECT sku, account, qty FROM chaos_negative WHERE sku = ANY($1)", run.skus)
-    except (OSError, asyncpg.PostgresError):
+    except DB_DOWN:
         return []
     finally:
         await conn.close()
@@ -99,10 +100,10 @@ async def quiesce(run: SeedRun, timeout: float) -> str | None:
             finally:
                 await conn.close()
             calm = calm + 1 if last["raw"] == 0 and last["jobs"] == 0 and last["unscanned"] == 0 \
-                and not run.background else 0
+                and not run.background and not await run.wms_busy() else 0
             if calm >= 3:
                 return None
-        except (OSError, asyncpg.PostgresError):
+        except (*DB_DOWN, httpx.HTTPError):
             calm = 0
         await asyncio.sleep(0.2)
     return f"did not quiesce within {timeout:.0f}s: {dict(last) if last else 'database unreachable'}"
@@ -122,6 +123,7 @@ async def check(run: SeedRun) -> list[str]:
     finally:
         await conn.close()
     out += await _channels(run)
+    out += await _wms(run)
     out += await cheap(run)
     return out
 
@@ -230,6 +232,26 @@ async def _channels(run: SeedRun) -> list[str]:
                 out.append(f"channel stock differs: {channel} {sku} shows {shown[sku]}, rule on model gives {want}")
             if listed.get(sku) != want:
                 out.append(f"hub target differs: {channel} {sku} /listings says {listed.get(sku)}, model {want}")
+    return out
+
+
+async def _wms(run: SeedRun) -> list[str]:
+    """The WMS's shelves hold what the model says arrived minus what the WMS shipped (so a snapshot finds
+    nothing to adjust), and every delivery order the hub sent it was settled (shipped or cancelled)."""
+    out = []
+    async with httpx.AsyncClient(timeout=10) as sb:
+        state = (await sb.get(f"{run.wms_url}/_sandbox/stock")).json()
+    shelves: Counter[str] = Counter()
+    for row in state["stock"]:
+        if row.get("inventoryType", "ZP") == "ZP":
+            shelves[str(row["itemCode"])] += int(row["quantity"])
+    for sku in run.skus:
+        want = run.model.received.get(sku, 0) - run.model.gone(sku)
+        if shelves[sku] != want:
+            out.append(f"WMS stock differs from model: {sku} {shelves[sku]} on the shelves, model {want}")
+    out += [f"WMS delivery order {o['code']} left {o['status']}" for o in state["orders"]
+            if o["kind"] == "delivery" and o["status"] not in ("CONFIRMED", "CANCELED")]  # fmt: skip
+    run.result.checked["WMS delivery orders (checked in the WMS)"] += sum(1 for o in state["orders"] if o["kind"] == "delivery")
     return out
 
 

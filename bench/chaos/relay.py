@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 DOUYIN_ACK = b'{"code":0,"msg":"success"}'
+QIMEN_ACK = b"<?xml version='1.0' encoding='utf-8'?><response><flag>success</flag><code>0</code><message></message></response>"
 DROP_HEADERS = frozenset({"host", "content-length", "connection", "accept-encoding", "user-agent", "accept"})
 
 
@@ -33,6 +34,7 @@ class Capture:
     acked: bool = False
     deliveries: int = 0
     refused: str = ""
+    query: str = ""  # Qimen signs its URL parameters: they travel with the body
 
 
 def describe(platform: str, headers: dict[str, str], body: bytes) -> tuple[list[str], list[str]]:
@@ -89,7 +91,8 @@ class Relay:
         platform = self.platforms.get(source, "")
         ids, topics = describe(platform, headers, body)
         with self._lock:
-            self._captures.append(Capture(next(self._seq), source, headers, body, time.time(), ids, topics))
-        answer = DOUYIN_ACK if platform == "douyin" else b"ok"
+            self._captures.append(Capture(next(self._seq), source, headers, body, time.time(), ids, topics,
+                                          query=scope.get("query_string", b"").decode("latin-1")))  # fmt: skip
+        answer = DOUYIN_ACK if platform == "douyin" else QIMEN_ACK if platform == "qimen" else b"ok"
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
         await send({"type": "http.response.body", "body": answer})

@@ -20,6 +20,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -27,9 +28,16 @@ import redis.asyncio as aioredis
 from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parents[2]
+DB_DOWN: tuple[type[BaseException], ...] = (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError,
+                                            asyncpg.exceptions._base.InternalClientError)
+"""What a check's connection raises while PostgreSQL restarts (a connection cut mid-query can leave asyncpg's
+protocol in an internal-error state): the check is retried at the next step."""
 PLANTS_DIR = ROOT / "tests" / "chaos" / "plants"
 PG_ADMIN = os.environ.get("ZHONGSHU_TEST_PG", "postgresql://postgres:postgres@127.0.0.1:5432/postgres")
-REDIS_HOST = "redis://127.0.0.1:6379"
+REDIS_HOST = os.environ.get("ZHONGSHU_CHAOS_REDIS", "redis://127.0.0.1:6379")
+PG_CLUSTER = os.environ.get("ZHONGSHU_CHAOS_PG_CLUSTER", "main")
+"""The Debian cluster (``pg_ctlcluster VERSION NAME``) behind ZHONGSHU_TEST_PG, restarted by ``pg_restart``: a
+soak can run on a cluster of its own while the test suite uses ``main``."""
 STUCK_AFTER_SECONDS = 3.0
 """Jobs claimed by a killed worker are re-armed after this long (the default 60 s would dominate every run)."""
 
@@ -233,7 +241,7 @@ class Stack:
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             return False
         ports = {c.raddr.port for c in conns if c.raddr and c.status == psutil.CONN_ESTABLISHED}
-        return {6379, 5432} <= ports
+        return {urlsplit(REDIS_HOST).port or 6379, urlsplit(PG_ADMIN).port or 5432} <= ports
 
     def tail(self, proc: Proc, n: int = 2000) -> str:
         try:
@@ -305,7 +313,7 @@ class Stack:
         if self.pg_fault == "restart":
             version = sorted(os.listdir("/etc/postgresql"))[-1]
             proc = await asyncio.create_subprocess_exec(
-                "pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart",
+                "pg_ctlcluster", "--skip-systemctl-redirect", version, PG_CLUSTER, "restart",
                 stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)  # fmt: skip
             _, err = await asyncio.wait_for(proc.communicate(), 60)
             if proc.returncode != 0:
@@ -327,7 +335,7 @@ class Stack:
                 conn = await asyncpg.connect(asyncpg_dsn(self.db_name), timeout=2)
                 await conn.close()
                 return
-            except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+            except DB_DOWN:
                 if time.monotonic() > deadline:
                     raise
                 await asyncio.sleep(0.1)
@@ -338,7 +346,7 @@ class Stack:
         while True:
             try:
                 return await asyncpg.connect(asyncpg_dsn(self.db_name), timeout=5)
-            except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+            except DB_DOWN:
                 if time.monotonic() > deadline:
                     raise
                 await asyncio.sleep(0.1)
