@@ -18,6 +18,8 @@ from semantic_layer.views import ViewRegistry, load_views
 
 
 KIND_ALIASES = {"wms": "qimen"}
+DICTIONARY_ENTRIES = {platform: entry for entry, platform in KIND_ALIASES.items()}
+"""Platform → its semantic dictionary entry, where the two names differ."""
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,11 @@ class Semantics:
     dictionary: SemanticDictionary
     rules: RuleSet
     views: ViewRegistry
+
+    def know_instance(self, name: str, platform: str) -> None:
+        """Claims of source instance ``name`` mean what its platform's dictionary entry says, whatever the
+        operator named it (``shop_eu`` is a shopify store; a qimen source is read with the ``wms`` entry)."""
+        self.dictionary.alias(name, DICTIONARY_ENTRIES.get(platform, platform))
 
     def kind_of(self, source: str) -> str:
         """The mapping connector for a source with no registered instance: ``douyin_shop2`` → ``douyin``;

@@ -90,11 +90,23 @@ class Decomposition:
 class SemanticDictionary:
     def __init__(self, sources: Mapping[str, SourceEntry]) -> None:
         self.sources = dict(sources)
+        self.instances: dict[str, str] = {}
+        """Named source instances → the entry of their platform (``eu_store`` → ``shopify``)."""
+
+    def alias(self, instance: str, entry: str) -> bool:
+        """Read ``instance``'s claims with ``entry``'s meanings, trust and tolerance (False: no such entry)."""
+        if entry not in self.sources or instance in self.sources:
+            return False
+        self.instances[instance] = entry
+        return True
 
     def entry(self, source: str) -> SourceEntry:
-        """The entry for ``source``; a named instance ``manual_franchise_12`` falls back to ``manual``."""
+        """The entry for ``source``: its own, its platform's (``alias``), or by name prefix — a named instance
+        ``manual_franchise_12`` falls back to ``manual``."""
         if source in self.sources:
             return self.sources[source]
+        if source in self.instances:
+            return self.sources[self.instances[source]]
         prefixes = [n for n in self.sources if source.startswith(n + "_")]
         if prefixes:
             return self.sources[max(prefixes, key=len)]

@@ -5,9 +5,10 @@ One stack (fresh database, dedicated Redis db) serves a whole campaign; every se
 subscriber), sources and skus (named after the seed), so ``--seed N`` alone replays seed N's workload and fault
 schedule on a fresh stack.
 
-The WMS runs the seed's warehouse: receipts are put on its shelves before the hub is told, Douyin orders are
-routed to it as delivery orders, and the campaign has it ship each one a moment after it accepted it (its
-confirmation goes through the relay like every push). The model reads what the WMS shipped from the WMS itself.
+The WMS runs the seed's warehouse: receipts are purchase entry orders the hub sends it (retried by the client
+under one code), Douyin orders are routed to it as delivery orders, and the campaign has it receive or ship
+each order a moment after it accepted it (its confirmation goes through the relay like every push). The model
+counts what the WMS received and shipped, read from the WMS itself.
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ ORDER_TOPICS = frozenset({"orders/create", "orders/cancelled", "100", "101", "10
 DOUYIN_RULE = {"buffer": 1}
 WMS_KEY, WMS_SECRET, WMS_CUSTOMER = "chaos-wms", "chaos-wms-secret-0123", "CHAOSCUST"
 WMS_SHIP_AFTER = 0.3
-"""Seconds the WMS keeps an accepted delivery order before it ships it (so a snapshot can find one in flight)."""
+"""Seconds the WMS keeps an accepted order before it ships / receives it (so a snapshot can find one in flight)."""
+RECEIPT_WAIT = 5.0
+"""How long a receipt step waits for the WMS to receive its entry order before the plan goes on."""
 DELIVERY_DEADLINE = float(os.environ.get("CHAOS_DELIVERY_DEADLINE", "60"))
 QUIESCE_TIMEOUT = float(os.environ.get("CHAOS_QUIESCE_TIMEOUT", "60"))
 """A healthy stack quiesces within seconds of the last delivery; past this the run is a violation."""
@@ -94,7 +97,8 @@ class SeedRun:
         self.wms_url = ""
         self.wms_hold = False  # wms_snapshot_mid_shipment: the WMS's confirmations wait in wms_held
         self.wms_held: list[Capture] = []
-        self.wms_accepted: dict[str, float] = {}  # WMS delivery order code -> when it was first seen accepted
+        self.wms_accepted: dict[str, float] = {}  # WMS order code -> when it was first seen accepted
+        self.entries: dict[str, tuple[str, int]] = {}  # entry order code -> (sku, qty) acknowledged by the hub
         self.snapshot_due = False
 
     # -- plumbing -----------------------------------------------------------------------------------
@@ -211,32 +215,47 @@ class SeedRun:
         if r.status_code not in (200, 204):
             raise RuntimeError(f"cannot set credentials of {self.wms}: {r.status_code} {r.text}")
 
-    async def wms_orders(self) -> list[dict[str, Any]]:
+    async def wms_orders(self, kind: str = "delivery") -> list[dict[str, Any]]:
         async with httpx.AsyncClient(timeout=10) as sb:
-            return [o for o in (await sb.get(f"{self.wms_url}/_sandbox/stock")).json()["orders"] if o["kind"] == "delivery"]
+            return [o for o in (await sb.get(f"{self.wms_url}/_sandbox/stock")).json()["orders"] if o["kind"] == kind]
 
     async def wms_event(self, body: dict[str, Any]) -> httpx.Response:
         async with httpx.AsyncClient(timeout=30) as sb:
             return await sb.post(f"{self.wms_url}/_sandbox/events", json=body)
 
     async def wms_ships(self) -> None:
-        """The warehouse at work: every delivery order accepted for WMS_SHIP_AFTER seconds is shipped."""
+        """The warehouse at work: every order accepted for WMS_SHIP_AFTER seconds is shipped or received."""
         while True:
             try:
                 now = time.monotonic()
-                for order in await self.wms_orders():
-                    if order["status"] != "ACCEPT":
-                        continue
-                    seen = self.wms_accepted.setdefault(order["code"], now)
-                    if now - seen >= WMS_SHIP_AFTER:
-                        await self.wms_event({"type": "confirm", "orderCode": order["code"]})
+                for kind in ("delivery", "entry"):
+                    for order in await self.wms_orders(kind):
+                        if order["status"] != "ACCEPT":
+                            continue
+                        seen = self.wms_accepted.setdefault(order["code"], now)
+                        if now - seen >= WMS_SHIP_AFTER:
+                            r = await self.wms_event({"type": "confirm", "orderCode": order["code"]})
+                            if kind == "entry" and r.status_code == 200:
+                                self.wms_received(order)
             except (httpx.HTTPError, ValueError, KeyError):
                 pass
             await asyncio.sleep(0.1)
 
+    def wms_received(self, order: dict[str, Any]) -> None:
+        """The WMS has the entry order's goods on its shelves: the hub owes them to the ledger."""
+        if order["code"] in self.model.receipts or order["code"] not in self.entries:
+            return  # an order no client asked for is a violation (wms_record), not stock the model expects
+        for line in order["lines"]:
+            self.model.receive(str(line["itemCode"]), int(line["planQty"]), receipt=order["code"])
+
     async def wms_busy(self) -> bool:
-        """Work the WMS still owes the hub: an accepted order not shipped yet, or held confirmations."""
-        return bool(self.wms_held) or any(o["status"] == "ACCEPT" for o in await self.wms_orders())
+        """Work the WMS still owes the hub: an accepted order not shipped / received yet, or held confirmations."""
+        if self.wms_held:
+            return True
+        for kind in ("delivery", "entry"):
+            if any(o["status"] == "ACCEPT" for o in await self.wms_orders(kind)):
+                return True
+        return False
 
     async def snapshot_mid_shipment(self, *, force: bool = False) -> None:
         """Hold the WMS's confirmations back, have it ship an accepted order, take a stock count and wait until
@@ -284,7 +303,16 @@ class SeedRun:
                 self.spawn(self.deliver(cap))
 
     async def wms_record(self) -> None:
-        """What the WMS shipped, per order (its own record), into the model; its stock is checked against it."""
+        """What the WMS received and shipped, per order (its own record), into the model; its stock is checked
+        against it."""
+        for order in await self.wms_orders("entry"):
+            if order["code"] not in self.entries:
+                self.result.violations.append(f"the WMS has entry order {order['code']} no client asked for")
+            elif order["status"] == "CONFIRMED":
+                self.wms_received(order)
+        self.result.violations += [f"entry order {code} never reached the WMS" for code in self.entries
+                                   if code not in self.model.receipts]  # fmt: skip
+        self.result.checked["purchases received (checked in the WMS)"] += len(self.model.receipts)
         prefix = f"{self.sources['douyin']}-"
         for order in await self.wms_orders():
             code = order["code"]
@@ -315,26 +343,21 @@ class SeedRun:
 
     # -- steps --------------------------------------------------------------------------------------
     async def receive(self, index: int, step: Step) -> None:
-        key = f"rcv-s{self.seed}-{index}"
-        body = {"movements": [{"key": key, "sku": step.sku, "qty": step.qty, "from": "supplier",
-                               "to": f"{LOCATION}/free", "kind": "receive"}]}  # fmt: skip
-        r = await self.call("POST", "/api/v1/vouchers/unit-costs", json={"movement_key": key, "unit_cost": UNIT_COST})
-        if r.status_code != 200:
-            self.result.violations.append(f"unit cost refused: {key} {r.status_code} {r.text[:200]}")
-        r = await self.wms_event({"type": "stock_change", "warehouseCode": LOCATION, "itemCode": step.sku,
-                                  "quantity": step.qty, "report": False})  # on the shelf before the hub is told
-        if r.status_code != 200:
-            self.result.violations.append(f"WMS refused the receipt of {key}: {r.text[:200]}")
-        answered = False
-        for _ in range(step.copies):  # a client that retries (same key): must count once
-            r = await self.call("POST", "/api/v1/movements", json=body)
+        """A purchase: an entry order the hub sends the WMS, priced per unit; the goods count once the WMS
+        has received them (``wms_ships``). Waits a little for that so the plan's orders find stock."""
+        code = f"PO-s{self.seed}-{index}"
+        body = {"kind": "purchase", "code": code, "warehouse": LOCATION, "wms_source": self.wms,
+                "lines": [{"sku": step.sku, "qty": step.qty, "unit_cost": UNIT_COST}]}  # fmt: skip
+        for _ in range(step.copies):  # a client that retries (same code): one order, received once
+            r = await self.call("POST", "/api/v1/warehouse/entry-orders", json=body)
             if r.status_code == 201:
-                answered = True
+                self.entries[code] = (step.sku, step.qty)
             else:
-                self.result.violations.append(f"receipt refused: {key} {r.status_code} {r.text[:200]}")
-        if answered:
-            self.model.receive(step.sku, step.qty)
+                self.result.violations.append(f"entry order refused: {code} {r.status_code} {r.text[:200]}")
         self.result.events += step.copies
+        deadline = time.monotonic() + RECEIPT_WAIT
+        while code in self.entries and code not in self.model.receipts and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
 
     async def sandbox_event(self, channel: str, body: dict[str, Any]) -> httpx.Response:
         async with httpx.AsyncClient(timeout=30) as sb:

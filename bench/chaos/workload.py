@@ -136,6 +136,7 @@ class Model:
     """What the hub must hold, from acknowledged inputs only."""
 
     received: dict[str, int] = field(default_factory=dict)
+    receipts: set[str] = field(default_factory=set)  # entry orders the WMS received (counted in ``received``)
     orders: dict[str, tuple[str, int]] = field(default_factory=dict)  # order key -> (sku, qty)
     cancelled: set[str] = field(default_factory=set)
     shipped: dict[str, int] = field(default_factory=dict)
@@ -143,7 +144,8 @@ class Model:
     cancel the WMS refused because it came too late."""
     rules: dict[str, PublishRule] = field(default_factory=dict)  # channel -> publish rule
 
-    def receive(self, sku: str, qty: int) -> None:
+    def receive(self, sku: str, qty: int, *, receipt: str) -> None:
+        self.receipts.add(receipt)
         self.received[sku] = self.received.get(sku, 0) + qty
 
     def order(self, key: str, sku: str, qty: int) -> None:

@@ -10,7 +10,10 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY, HTTP_500_INTERNAL_SERVER_ERROR
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from hub.domain.errors import HubError
 
@@ -52,7 +55,37 @@ def data_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[dic
     if _is_data_error(exc):
         reason = str(getattr(exc, "orig", exc)).splitlines()[0][:300]
         return problem(422, "invalid value", f"a value cannot be stored: {reason}")
+    if _is_unavailable(exc):
+        return unavailable(request, exc)
     return unexpected_error(request, exc)
+
+
+RETRY_AFTER_SECONDS = 2
+_UNAVAILABLE = {"ConnectionDoesNotExistError", "CannotConnectNowError", "AdminShutdownError", "CrashShutdownError",
+                "ConnectionFailureError", "TooManyConnectionsError", "ConnectionRefusedError", "ConnectionResetError"}
+
+
+def _is_unavailable(exc: BaseException) -> bool:
+    if isinstance(exc, (ConnectionError, PoolTimeout, RedisConnectionError, RedisTimeoutError)):
+        return True
+    if isinstance(exc, DBAPIError):
+        orig = getattr(exc, "orig", None)
+        names = {cls.__name__ for cls in type(orig).__mro__} | {cls.__name__ for cls in type(orig.__cause__).__mro__} \
+            if orig is not None else set()  # fmt: skip
+        return exc.connection_invalidated or bool(names & _UNAVAILABLE)
+    return False
+
+
+def unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    """The database (or Redis) is down or restarting. Not a bug of ours or the caller's: the caller retries (a
+    webhook sender does on any non-2xx answer; ``Retry-After`` tells an API client when), and retries are
+    idempotent (movement keys, platform event ids), so a request that did commit counts once."""
+    log.warning("%s %s: storage unavailable (%s: %s)", request.method, request.url.path, type(exc).__name__,
+                str(exc).splitlines()[0][:200] if str(exc) else "")  # fmt: skip
+    response = problem(503, "service unavailable", f"storage is unreachable or restarting; retry in "
+                       f"{RETRY_AFTER_SECONDS} s (a retry with the same key or event id counts once)")  # fmt: skip
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def _is_data_error(exc: DBAPIError) -> bool:
@@ -62,6 +95,8 @@ def _is_data_error(exc: DBAPIError) -> bool:
 
 
 def unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    if _is_unavailable(exc):
+        return unavailable(request, exc)
     incident = uuid.uuid4().hex[:12]
     log.exception("unhandled error on %s %s (incident %s)", request.method, request.url.path, incident, exc_info=exc)
     return problem(HTTP_500_INTERNAL_SERVER_ERROR, "internal error", f"unexpected error; incident {incident}")

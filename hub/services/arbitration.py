@@ -41,6 +41,8 @@ async def _claims(session: AsyncSession, sem: Semantics, sku: str, location: str
     overrides = {s.name: s for s in (await session.execute(select(Source).where(
         Source.name.in_([r.source for r in cells])))).scalars()}  # fmt: skip
     claims = []
+    for src in overrides.values():
+        sem.know_instance(src.name, src.platform)
     for row in cells:
         src = overrides.get(row.source)
         trust = src.trust if src is not None and src.trust is not None else None

@@ -53,6 +53,8 @@ async def process(
         return Outcome("refused")
     source = await cached_source(session, raw.source)
     kind = source.platform if source is not None else sem.kind_of(raw.source)
+    if source is not None:
+        sem.know_instance(source.name, source.platform)
     try:
         payload = raw.payload if raw.payload is not None else json.loads(raw.body)
     except (ValueError, UnicodeDecodeError) as exc:

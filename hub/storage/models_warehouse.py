@@ -110,6 +110,9 @@ class InboundLine(Base):
     inspect: Mapped[bool] = mapped_column(Boolean, default=False)
     """Good units go to quality_hold instead of free (item needs inspection)."""
     by_bucket: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    unit_cost: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    """Purchase price per unit (decimal text): recorded for every receipt booked from this line, so its
+    voucher is valued without a separate unit-cost call (the booking's key is only known at confirmation)."""
 
 
 class ConfirmBooking(Base):

@@ -159,6 +159,19 @@ async def retry_voucher(
     return {"voucher_id": voucher_id, "key": row.key, "retried": sorted(p.erp for p in failed)}, job_ids
 
 
+def parse_unit_cost(unit_cost: str | Decimal | None, field: str = "unit_cost") -> str | None:
+    """A unit cost as the decimal text vouchers store (None when not given); InvalidRequest naming ``field``."""
+    if unit_cost in (None, ""):
+        return None
+    try:
+        value = Decimal(str(unit_cost))
+    except InvalidOperation:
+        raise InvalidRequest(f"{field} {unit_cost!r} is not a number", field=field) from None
+    if not value.is_finite() or value < 0:
+        raise InvalidRequest(f"{field} must be a non-negative number (got {unit_cost!r})", field=field)
+    return str(value)
+
+
 async def record_unit_cost(
     session: AsyncSession,
     movement_key: str,
@@ -172,15 +185,7 @@ async def record_unit_cost(
     """What finance knows about a movement (entry-order cost, shop, references); upsert by movement key."""
     if not movement_key or len(movement_key) > 200:
         raise InvalidRequest("movement_key must be 1-200 characters", field="movement_key")
-    cost: str | None = None
-    if unit_cost not in (None, ""):
-        try:
-            value = Decimal(str(unit_cost))
-        except InvalidOperation:
-            raise InvalidRequest(f"unit_cost {unit_cost!r} is not a number", field="unit_cost") from None
-        if not value.is_finite() or value < 0:
-            raise InvalidRequest(f"unit_cost must be a non-negative number (got {unit_cost!r})", field="unit_cost")
-        cost = str(value)
+    cost = parse_unit_cost(unit_cost)
     values = {"movement_key": movement_key, "unit_cost": cost, "entity": entity, "counterparty_entity": counterparty_entity,
               "shop": shop, "refs": {str(k): str(v) for k, v in (refs or {}).items()}, "created_at": utcnow()}  # fmt: skip
     stmt = insert(session, MovementFinanceInfo).values(values)

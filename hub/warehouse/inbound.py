@@ -27,6 +27,7 @@ from hub.storage import locks
 from hub.storage.models import Source, utcnow
 from hub.storage.models_warehouse import DeliveryLine, DeliveryOrder, InboundLine, InboundOrder, StockBatch
 from hub.storage.sql import insert
+from hub.vouchers.queries import parse_unit_cost, record_unit_cost
 from hub.warehouse.outbound import book
 
 SEND_JOB = "warehouse.send_inbound"
@@ -54,6 +55,7 @@ class PlannedLine:
     sku: str
     qty: int
     inspect: bool = False
+    unit_cost: str | None = None
 
 
 async def create(
@@ -89,7 +91,8 @@ async def create(
         if line.qty <= 0:
             raise InvalidRequest(f"line {i} ({line.sku}) qty must be positive", field="lines")
         session.add(InboundLine(order_code=code, line_no=str(i), sku=line.sku, planned=line.qty,
-                                inspect=line.inspect or inspect_rule(line.sku), by_bucket={}))  # fmt: skip
+                                inspect=line.inspect or inspect_rule(line.sku), by_bucket={},
+                                unit_cost=parse_unit_cost(line.unit_cost, f"lines[{i - 1}].unit_cost")))  # fmt: skip
     await lineage.record(session, f"inbound:{code}", kind="inbound_order", parents=parents,
                          label=f"{kind} {code} into {warehouse} via {wms_source}",
                          data={"kind": kind, "warehouse": warehouse})  # fmt: skip
@@ -149,6 +152,8 @@ async def on_inbound_confirm(
         movement = make_movement(key=f"{booking}#in", sku=line.sku, qty=cl.actual_qty, source=origin,
                                  target=f"{order.warehouse}/{bucket}", kind=kind, parents=parents)  # fmt: skip
         await apply_movements(session, [movement], guarded_buckets=guarded_buckets)
+        if line.unit_cost is not None:
+            await record_unit_cost(session, movement.key, unit_cost=line.unit_cost, refs={"inbound_order": order.code})
         line.by_bucket = {**(line.by_bucket or {}), bucket: int((line.by_bucket or {}).get(bucket, 0)) + cl.actual_qty}
         await batch_add(session, line.sku, order.warehouse, cl.batch_code, cl.actual_qty, cl.product_date,
                         cl.expire_date)  # fmt: skip
@@ -210,7 +215,7 @@ def order_dict(order: InboundOrder, lines: Sequence[InboundLine]) -> dict[str, A
         "last_error": order.last_error, "lineage_id": f"inbound:{order.code}",
         "created_at": order.created_at.isoformat(), "updated_at": order.updated_at.isoformat(),
         "lines": [{"line_no": ln.line_no, "sku": ln.sku, "planned": ln.planned, "received": ln.received,
-                   "inspect": ln.inspect, "by_bucket": ln.by_bucket,
+                   "inspect": ln.inspect, "by_bucket": ln.by_bucket, "unit_cost": ln.unit_cost,
                    "in_transit": max(ln.planned - ln.received, 0) if in_transit else 0} for ln in lines],
     }  # fmt: skip
 

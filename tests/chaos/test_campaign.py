@@ -48,7 +48,7 @@ def test_a_planted_double_apply_on_retry_is_caught_and_its_seed_replays_to_the_s
     caught = run(PLANT_SEEDS, plant="double_apply")
     failing = [r for r in caught if _ledger_lines(r)]
     print("\n" + table(caught))
-    assert failing, "the campaign did not catch a receipt applied twice on retry"
+    assert failing, "the campaign did not catch a purchase applied twice on retry"
     first = failing[0]
     [replayed] = run([first.seed], plant="double_apply")
     assert _ledger_lines(replayed) == _ledger_lines(first)

@@ -39,6 +39,8 @@ class LineIn(msgspec.Struct, forbid_unknown_fields=True):
     sku: Sku
     qty: Qty
     inspect: bool = False
+    unit_cost: Annotated[str, Meta(max_length=40)] | None = None
+    """Purchase price per unit, decimal text ("12.50"): values the receipt's voucher."""
 
 
 class DeliveryIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -155,7 +157,7 @@ class WarehouseController(Controller):
         code = data.code or f"{'PO' if data.kind == 'purchase' else 'TR'}-{uuid.uuid4().hex[:12]}"
         order, _ = await inbound.create(
             uow.session, kind=data.kind, code=code, warehouse=data.warehouse, wms_source=data.wms_source,
-            lines=[inbound.PlannedLine(ln.sku, ln.qty, ln.inspect) for ln in data.lines],
+            lines=[inbound.PlannedLine(ln.sku, ln.qty, ln.inspect, ln.unit_cost) for ln in data.lines],
             from_warehouse=data.from_warehouse or "", related_code=data.purchase_order,
             guarded_buckets=hub.settings.guarded_buckets)  # fmt: skip
         [out] = await _inbounds(uow.session, [order])

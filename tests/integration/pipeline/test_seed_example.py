@@ -80,3 +80,20 @@ async def test_an_event_no_rule_understands_is_kept_and_flagged_unmapped(hub_ser
         body = await post_raw(client, "douyin", "no_such_tag", f"x-{uuid.uuid4().hex}", {"tag": "no_such_tag"})
         [event] = await wait_processed(client, [body["raw_event_id"]])
         assert event["status"] == "unmapped" and '"no_such_tag"' in event["body"]
+
+
+async def test_a_source_named_freely_is_read_with_its_platforms_dictionary_entry(hub_server: HubServer) -> None:
+    """An operator names instances after the business (``cainiao_hz``), not the platform: the WMS snapshot
+    still means what the ``wms`` entry says and settles into the ledger with the WMS's trust."""
+    sku = f"A-{uuid.uuid4().hex[:8]}"
+    name = f"cainiao_{uuid.uuid4().hex[:6]}"
+    async with httpx.AsyncClient(base_url=hub_server.url, headers=hub_server.auth, timeout=30) as client:
+        r = await client.post("/api/v1/sources", json={"name": name, "platform": "qimen", "base_url": "http://127.0.0.1:9"})
+        assert r.status_code == 201, r.text
+        doc = fixture("qimen/inventory_query_response.json")
+        raw = await post_raw(client, name, doc["topic"], f"{sku}-snapshot", renamed(doc["payload"], {"A": sku}))
+        [event] = await wait_processed(client, [raw["raw_event_id"]])
+        assert event["status"] == "processed", event
+        assert not any("dictionary" in e for e in event.get("errors") or []), event
+        stock = (await client.get(f"/api/v1/stock/{sku}")).json()
+        assert {b["account"]: b["qty"] for b in stock["balances"]}["WH-SH/free"] == 168

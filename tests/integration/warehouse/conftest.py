@@ -19,6 +19,7 @@ from connectors.testing import run_sandbox
 from hub.settings import Settings
 from hub.storage.engine import make_engine, make_sessionmaker
 from hub.storage.models import RawEvent
+from hub.storage.models_vouchers import MovementFinanceInfo
 from tests.support.hubserver import HubServer
 
 APP_KEY, APP_SECRET, CUSTOMER = "wms-key", "wms-secret-0123456789", "CUST01"
@@ -134,6 +135,15 @@ class Loop:
                 return list((await session.execute(select(RawEvent).where(
                     RawEvent.source == source,
                     RawEvent.topic.startswith(topic) if prefix else RawEvent.topic == topic).order_by(RawEvent.id))).scalars())
+        finally:
+            await engine.dispose()
+
+    async def unit_cost(self, movement_key: str) -> str | None:
+        engine = make_engine(self.server.settings)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                return await session.scalar(select(MovementFinanceInfo.unit_cost).where(
+                    MovementFinanceInfo.movement_key == movement_key))  # fmt: skip
         finally:
             await engine.dispose()
 

@@ -23,9 +23,10 @@ async def test_a_purchase_receipt_books_what_arrived_short_and_inspected(loop: L
     held = f"{sku}-QC"
     r = await loop.hub.post("/api/v1/warehouse/entry-orders", json={
         "kind": "purchase", "warehouse": "WH01", "wms_source": loop.wms, "purchase_order": "PO-1",
-        "lines": [{"sku": sku, "qty": 10}, {"sku": held, "qty": 5, "inspect": True}]})
+        "lines": [{"sku": sku, "qty": 10, "unit_cost": "12.50"}, {"sku": held, "qty": 5, "inspect": True}]})
     assert r.status_code == 201, r.text
     code = r.json()["code"]
+    assert [ln["unit_cost"] for ln in r.json()["lines"]] == ["12.50", None]
     await loop.wait_wms_order(code)
     await loop.event({"type": "receipt", "orderCode": code, "lines": [
         {"itemCode": sku, "actualQty": 8}, {"itemCode": held, "actualQty": 5}]})
@@ -37,6 +38,19 @@ async def test_a_purchase_receipt_books_what_arrived_short_and_inspected(loop: L
     assert [(ln["planned"], ln["received"]) for ln in order["lines"]] == [(10, 8), (5, 5)]
     await loop.event({"type": "redeliver", "orderCode": code})  # a repeated confirmation receives nothing twice
     await loop.wait_balances(sku, {"WH01/free": 8})
+    # the receipt's voucher is valued at the order's price: its booking carries the unit cost
+    [receipt] = [m for m in await loop.movements(sku) if m["kind"] == "receive"]
+    assert await loop.unit_cost(receipt["key"]) == "12.50"
+    assert await loop.unit_cost(next(m["key"] for m in await loop.movements(held) if m["kind"] == "receive")) is None
+
+
+async def test_an_entry_order_with_a_bad_unit_cost_is_refused_naming_the_line(loop: Loop, sku: str) -> None:
+    r = await loop.hub.post("/api/v1/warehouse/entry-orders", json={
+        "kind": "purchase", "warehouse": "WH01", "wms_source": loop.wms,
+        "lines": [{"sku": sku, "qty": 1, "unit_cost": "1"}, {"sku": sku + "-B", "qty": 1, "unit_cost": "-3"}]})
+    assert r.status_code == 422, r.text
+    assert "lines[1].unit_cost" in r.text
+    assert all(sku not in str(o["lines"]) for o in (await loop.hub.get("/api/v1/warehouse/entry-orders")).json())
 
 
 async def test_a_transfer_is_in_transit_until_the_receiving_warehouse_confirms(loop: Loop, sku: str) -> None:

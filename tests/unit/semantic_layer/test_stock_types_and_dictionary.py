@@ -107,3 +107,14 @@ def test_dictionary_errors_name_file_and_key(tmp_path):
     d = _write(tmp_path, "source: x\ntrust: 101\n")
     with pytest.raises(DictionaryError, match=r"x\.yaml: trust: must be an integer 0\.\.100"):
         load_dictionary(d)
+
+
+def test_a_named_instance_reads_with_its_platforms_entry_once_aliased() -> None:
+    d = load_dictionary()
+    with pytest.raises(DictionaryError, match="'eu_store' is not in the semantic dictionary"):
+        d.entry("eu_store")
+    assert d.alias("eu_store", "shopify")
+    assert d.entry("eu_store") == d.entry("shopify") and d.trust("eu_store") == d.trust("shopify")
+    assert not d.alias("eu_store2", "no_such_platform")  # nothing to read it with: stays unknown
+    assert not d.alias("shopify", "wms")  # an entry's own name is never re-pointed
+    assert d.entry("shopify").name == "shopify"

@@ -1,0 +1,26 @@
+"""inbound line unit cost
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-22 05:35:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0004'
+down_revision = '0003'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('wh_inbound_lines') as batch:
+        batch.add_column(sa.Column('unit_cost', sa.String(length=40), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('wh_inbound_lines') as batch:
+        batch.drop_column('unit_cost')
