@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     """Earlier keys, still accepted for decryption until ``zhongshu secrets rotate-key`` re-encrypts everything."""
     session_ttl_seconds: float = Field(default=12 * 3600, gt=0)
     """Console log-in sessions expire this long after creation."""
+    login_max_failures: int = Field(default=5, ge=1)
+    login_failure_window_seconds: float = Field(default=15 * 60, gt=0)
+    login_lockout_seconds: float = Field(default=5 * 60, gt=0)
+    """This many wrong passwords for one username within the window lock it for the lock-out (doubling each time)."""
     inbound_rate_per_second: float = Field(default=1000.0, gt=0)
     inbound_burst: int = Field(default=2000, ge=1)
     """Per-source token bucket for ``/webhooks/*``: sustained rate and burst size; over it answers 429."""

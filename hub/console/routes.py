@@ -36,6 +36,7 @@ from hub.console.auth import (
 from hub.console.i18n import LANGS, pick_lang, translator
 from hub.console.render import BASE, STATIC, node_url, page
 from hub.domain.errors import HubError, InvalidRequest, NotFound
+from hub.security import throttle
 from hub.semantics import semantics
 from hub.services import arbitration, ledger, pipeline
 from hub.services import observations as obs_store
@@ -92,15 +93,33 @@ async def login_page(request: AnyRequest, next: str = BASE) -> Response[str]:
 async def login_submit(request: AnyRequest) -> Response[Any]:
     form = await _form(request)
     hub = _hub(request)
+    username = form.get("username", "").strip()
     async with hub.sessionmaker() as session:
-        principal = await login(session, form.get("username", "").strip(), form.get("password", ""))
+        wait = await throttle.seconds_locked(session, username)
+        if wait:
+            return _locked_out(request, form, wait)
+        principal = await login(session, username, form.get("password", ""))
         if principal is None or principal.kind != "user":
+            wait = await throttle.record_failure(session, username, throttle.Policy.of(hub.settings))
+            if wait:
+                await audit(session, None, "console.login_locked", username, detail=f"locked for {wait:.0f} s")
+            await session.commit()
+            if wait:
+                return _locked_out(request, form, wait)
             return page(request, "login.html", status_code=401, next=_safe_next(form.get("next", BASE)), failed=True,
-                        username=form.get("username", ""))  # fmt: skip
+                        username=username)  # fmt: skip
+        await throttle.record_success(session, username)
         value = await create_session(session, principal)
         await session.commit()
     response: Response[Any] = Redirect(_safe_next(form.get("next", BASE)), status_code=303)
     response.set_cookie(value=value, **cookie_options())  # type: ignore[arg-type]
+    return response
+
+
+def _locked_out(request: AnyRequest, form: dict[str, str], wait: float) -> Response[str]:
+    response = page(request, "login.html", status_code=429, next=_safe_next(form.get("next", BASE)), failed=True,
+                    locked=int(wait) + 1, username=form.get("username", ""))  # fmt: skip
+    response.headers["Retry-After"] = str(int(wait) + 1)
     return response
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Index, String, Text
+from sqlalchemy import Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.storage.models import Base, Id, Json, UTCDateTime, utcnow
@@ -29,6 +29,19 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
+
+
+class LoginFailures(Base):
+    """Wrong console passwords per username typed (existing or not): the log-in throttle's count."""
+
+    __tablename__ = "login_failures"
+
+    username: Mapped[str] = mapped_column(String(100), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    first_failed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    lockouts: Mapped[int] = mapped_column(Integer, default=0)
+    """Lock-outs in the current run: each one lasts twice as long as the one before."""
 
 class ApiToken(Base):
     """An integration's bearer token ``zs_…``: shown once, stored as its SHA-256, scoped to one role."""

@@ -102,3 +102,34 @@ def test_sandbox_runs_in_a_subprocess() -> None:
     kwargs = {"app_key": KEY, "app_secret": SECRET, "access_token": TOKEN, "skus": {"SKU-Z": 9}}
     with run_sandbox_process("connectors.shopify.sandbox:create_app", kwargs) as url:
         assert httpx.get(f"{url}/_sandbox/stock").json()["stock"]["SKU-Z"]["available"] == 9
+
+
+def test_a_failed_webhook_delivery_is_retried_byte_for_byte_until_answered_2xx() -> None:
+    """Shopify retries a delivery answered non-2xx (8 times over 4 h; here compressed), same ids and body."""
+    from litestar import Litestar, Request, post
+    from litestar.exceptions import HTTPException
+
+    got: list[tuple[dict[str, str], bytes]] = []
+
+    @post("/hook", status_code=200)
+    async def hook(request: Request) -> dict[str, bool]:  # type: ignore[type-arg]
+        got.append((dict(request.headers), await request.body()))
+        if len(got) < 3:
+            raise HTTPException(status_code=503, detail="busy")
+        return {"ok": True}
+
+    with run_sandbox(Litestar([hook])) as receiver:
+        app = create_app(app_key=KEY, app_secret=SECRET, access_token=TOKEN, skus={"R-1": 5},
+                         hub_url=f"{receiver}/hook", webhook_retry_delays=(0.05, 0.05, 0.05, 0.05))
+        with run_sandbox(app) as url:
+            first = httpx.post(f"{url}/_sandbox/events", json={"type": "stock", "sku": "R-1", "available": 4}).json()
+            assert first["pushes"][0]["status"] == 503
+            deadline = time.monotonic() + 10
+            while len(got) < 3 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            time.sleep(0.3)  # a 2xx ends the retries: no fourth delivery
+            pushes = httpx.get(f"{url}/_sandbox/log").json()["pushes"]
+    assert len(got) == 3
+    assert len({h["x-shopify-webhook-id"] for h, _ in got}) == 1 and len({b for _, b in got}) == 1
+    assert len({h["x-shopify-triggered-at"] for h, _ in got}) == 1
+    assert pushes[-1]["status"] == 200 and pushes[-1]["attempts"] == 3

@@ -39,6 +39,9 @@ __all__ = ["Sandbox", "create_app"]
 DEFAULT_SKUS = ("SKU-A", "SKU-B", "SKU-C")
 
 
+WEBHOOK_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0)
+"""Shopify: 8 retries over 4 hours, exponential backoff — here the same shape in seconds."""
+
 def create_app(
     *,
     app_key: str,
@@ -54,15 +57,21 @@ def create_app(
     graphql_max: float = 2000.0,
     graphql_restore: float = 100.0,
     retry_after: float = 2.0,
+    webhook_retry_delays: Sequence[float] = WEBHOOK_RETRY_DELAYS,
 ) -> Litestar:
     """Build the sandbox app. ``hub_url`` (alias ``webhook_target``) receives the signed webhooks
     (loopback only; change it later with ``POST /_sandbox/settings``). ``skus`` maps SKU -> available,
-    or lists SKUs that start at ``initial_stock``. Limits default to Shopify's Standard plan."""
+    or lists SKUs that start at ``initial_stock``. Limits default to Shopify's Standard plan.
+
+    A delivery answered with a non-2xx, or not within 5 s (1 s to connect), is retried after each of
+    ``webhook_retry_delays`` seconds, byte for byte with the same ids, as Shopify retries 8 times over 4 hours
+    with exponential backoff; the default compresses that schedule into about 4 minutes."""
     stock = dict(skus) if isinstance(skus, Mapping) else {sku: initial_stock for sku in skus}
     sandbox = Sandbox(app_key=app_key, app_secret=app_secret, access_token=access_token,
                       hub_url=hub_url or webhook_target,
                       skus=stock, shop_domain=shop_domain, rest_bucket=rest_bucket, rest_leak=rest_leak,
-                      graphql_max=graphql_max, graphql_restore=graphql_restore, retry_after=retry_after)
+                      graphql_max=graphql_max, graphql_restore=graphql_restore, retry_after=retry_after,
+                      webhook_retry_delays=webhook_retry_delays)  # fmt: skip
     app = Litestar(
         route_handlers=[inventory_levels, inventory_levels_set, inventory_levels_adjust, locations, location,
                         products, product, variant, inventory_items, inventory_item, orders, order, graphql,
@@ -73,6 +82,7 @@ def create_app(
         middleware=[DefineMiddleware(LogMiddleware, log=sandbox.log, faults=sandbox.faults,
                                      call_limit=sandbox.rest.header)],
         debug=False,
+        on_shutdown=[sandbox.close],
     )
     app.state.sandbox = sandbox
     return app

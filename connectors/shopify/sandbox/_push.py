@@ -44,7 +44,8 @@ async def deliver(target: str, headers: dict[str, str], body: bytes) -> int | st
     """POST one delivery; returns the receiver's status, or the error text."""
     check_target(target)
     try:
-        response = await delivery_client().post(target, content=body, headers=headers, timeout=5.0)
+        response = await delivery_client().post(target, content=body, headers=headers,
+                                                timeout=httpx.Timeout(5.0, connect=1.0))  # Shopify's limits
         return response.status_code
     except httpx.HTTPError as exc:
         return f"delivery failed: {type(exc).__name__}"

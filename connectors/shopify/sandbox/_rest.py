@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
+from collections.abc import Sequence
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -26,7 +28,8 @@ class Sandbox:
 
     def __init__(self, *, app_key: str, app_secret: str, access_token: str, hub_url: str | None,
                  skus: dict[str, int], shop_domain: str, rest_bucket: int, rest_leak: float,
-                 graphql_max: float, graphql_restore: float, retry_after: float) -> None:
+                 graphql_max: float, graphql_restore: float, retry_after: float,
+                 webhook_retry_delays: Sequence[float] = ()) -> None:  # fmt: skip
         self.app_key, self.app_secret, self.access_token = app_key, app_secret, access_token
         self.webhook_target = check_target(hub_url) if hub_url else None
         self.shop = Shop(skus, domain=shop_domain)
@@ -38,19 +41,47 @@ class Sandbox:
         self.codes: dict[str, float] = {}  # OAuth codes -> issued at
         self.idempotent: dict[str, dict[str, Any]] = {}
         self.pushes: list[dict[str, Any]] = []
+        self.webhook_retry_delays = tuple(webhook_retry_delays)
+        self.retrying: set[asyncio.Task[None]] = set()
 
     async def push(self, topic: str, payload: Any, version: str = c.API_VERSION) -> dict[str, Any]:
         headers, body = webhook_request(topic, payload, secret=self.app_secret, shop=self.shop.domain,
                                         version=version)
-        record: dict[str, Any] = {"topic": topic, "event_id": headers["X-Shopify-Event-Id"], "status": None}
+        record: dict[str, Any] = {"topic": topic, "event_id": headers["X-Shopify-Event-Id"],
+                                  "webhook_id": headers["X-Shopify-Webhook-Id"], "status": None, "attempts": 0}
         if self.webhook_target:
-            record["status"] = await deliver(self.webhook_target, headers, body)
+            await self._attempt(record, self.webhook_target, headers, body)
+            if not _delivered(record["status"]) and self.webhook_retry_delays:
+                task = asyncio.get_running_loop().create_task(self._retry(record, self.webhook_target, headers, body))
+                self.retrying.add(task)
+                task.add_done_callback(self.retrying.discard)
         self.pushes.append(record)
         return record
+
+    async def _attempt(self, record: dict[str, Any], target: str, headers: dict[str, str], body: bytes) -> None:
+        record["status"] = await deliver(target, headers, body)
+        record["attempts"] += 1
+
+    async def _retry(self, record: dict[str, Any], target: str, headers: dict[str, str], body: bytes) -> None:
+        """Shopify's retries: the same delivery (same ids, body and Triggered-At) after each delay until a 2xx."""
+        for delay in self.webhook_retry_delays:
+            await asyncio.sleep(delay)
+            await self._attempt(record, target, headers, body)
+            if _delivered(record["status"]):
+                return
+
+    async def close(self) -> None:
+        for task in list(self.retrying):
+            task.cancel()
+        await asyncio.gather(*self.retrying, return_exceptions=True)
 
     async def push_level(self, inventory_item_id: int) -> dict[str, Any]:
         level = self.shop.level_json(inventory_item_id, self.shop.location_id)
         return await self.push("inventory_levels/update", level)
+
+
+def _delivered(status: int | str | None) -> bool:
+    return isinstance(status, int) and 200 <= status < 300
 
 
 def _sandbox(request: Request[Any, Any, Any]) -> Sandbox:

@@ -142,3 +142,33 @@ async def test_ensure_admin_uses_the_setting_and_writes_no_file(tmp_path: Path) 
         assert not (tmp_path / "admin-password.txt").exists()
     finally:
         await engine.dispose()
+
+
+async def test_console_log_in_locks_a_username_after_five_wrong_passwords(hub_server, pg_db) -> None:
+    from sqlalchemy import update
+
+    from hub.storage.models_security import LoginFailures
+
+    username, password = _name("guessed"), "correct horse battery"
+    r = httpx.post(hub_server.url + "/api/v1/users", headers=hub_server.auth,
+                   json={"username": username, "password": password, "role": "viewer"})
+    assert r.status_code == 201, r.text
+
+    def attempt(name: str, pw: str) -> httpx.Response:
+        return httpx.post(hub_server.url + "/console/login", data={"username": name, "password": pw, "next": "/console"})
+
+    assert [attempt(username, f"wrong guess {i}").status_code for i in range(5)] == [401, 401, 401, 401, 429]
+    locked = attempt(username, password)  # even the right password waits out the lock
+    assert locked.status_code == 429 and 290 <= int(locked.headers["retry-after"]) <= 301
+    assert SESSION_COOKIE not in locked.cookies
+    assert attempt(_name("other"), "wrong guess").status_code == 401  # other names are not affected
+    async with pg_db() as session, session.begin():
+        await session.execute(update(LoginFailures).where(LoginFailures.username == username)
+                              .values(locked_until=utcnow() - timedelta(seconds=1)))  # the lock has passed
+    ok = attempt(username, password)
+    assert ok.status_code == 303 and SESSION_COOKIE in ok.cookies
+    async with pg_db() as session:
+        assert await session.get(LoginFailures, username) is None  # a success clears the count
+    audit = httpx.get(hub_server.url + "/api/v1/audit", headers=hub_server.auth,
+                      params={"action": "console.login_locked"}).json()
+    assert any(e["target"] == username for e in (audit["entries"] if isinstance(audit, dict) else audit))
