@@ -118,6 +118,9 @@ class QimenClient(BaseClient):
     async def create_delivery_order(self, document: Mapping[str, Any]) -> dict[str, Any]:
         return await self.call("deliveryorder.create", document)
 
+    async def create_stockout(self, document: Mapping[str, Any]) -> dict[str, Any]:
+        return await self.call("stockout.create", document)
+
     async def create_entry_order(self, document: Mapping[str, Any]) -> dict[str, Any]:
         return await self.call("entryorder.create", document)
 

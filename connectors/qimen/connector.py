@@ -30,6 +30,7 @@ from connectors.base import (
 
 from . import documents
 from .client import QimenClient
+from .messages import STOCKOUT_TYPES
 from .signing import DEFAULT_TIMESTAMP_WINDOW
 from .verifier import ack, refusal, verify_call
 
@@ -162,10 +163,14 @@ class QimenConnector(Connector):
     # -- WMS orders ---------------------------------------------------------------------------
     async def create_delivery_order(self, code: str, *, warehouse_code: str, lines: Sequence[Mapping[str, Any]],
                                     **options: Any) -> OrderAccepted:
-        """deliveryorder.create; ``options`` go to ``documents.delivery_order`` (order_type, receiver...)."""
+        """deliveryorder.create, or stockout.create for a non-trade ``order_type`` (DBCK transfer out, CGTH...);
+        ``options`` go to ``documents.delivery_order`` (order_type, receiver...)."""
         options.setdefault("owner_code", self.owner_code)
-        answer = await self.client.create_delivery_order(
-            documents.delivery_order(code, warehouse_code=warehouse_code, lines=lines, **options))
+        document = documents.delivery_order(code, warehouse_code=warehouse_code, lines=lines, **options)
+        if options.get("order_type") in STOCKOUT_TYPES:
+            answer = await self.client.create_stockout(document)
+        else:
+            answer = await self.client.create_delivery_order(document)
         return OrderAccepted(code, str(answer.get("deliveryOrderId", "")), answer)
 
     async def create_entry_order(self, code: str, *, warehouse_code: str, lines: Sequence[Mapping[str, Any]],

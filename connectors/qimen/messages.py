@@ -1,6 +1,7 @@
 """Typed views of the WMS→ERP Qimen messages and their idempotency keys (pure, no I/O).
 
-The hub receives ``deliveryorder.confirm``, ``entryorder.confirm``, ``returnorder.confirm``,
+The hub receives ``deliveryorder.confirm``, ``stockout.confirm`` (non-trade outbound: transfers out, returns
+to supplier), ``entryorder.confirm``, ``returnorder.confirm``,
 ``stockchange.report`` and ``orderprocess.report`` as XML or JSON; ``codec.decode`` turns either into
 the same dict form and the functions here read that dict into dataclasses with integer quantities.
 
@@ -17,7 +18,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-CONFIRM_METHODS = ("deliveryorder.confirm", "entryorder.confirm", "returnorder.confirm")
+CONFIRM_METHODS = ("deliveryorder.confirm", "stockout.confirm", "entryorder.confirm", "returnorder.confirm")
+OUTBOUND_CONFIRMS = ("deliveryorder.confirm", "stockout.confirm")
+STOCKOUT_TYPES = frozenset({"PTCK", "DBCK", "B2BCK", "CGTH", "XNCK"})
+"""Outbound order types Qimen creates with ``stockout.create`` (confirmed by ``stockout.confirm``); trade
+orders (JYCK, HHCK, BFCK...) go through ``deliveryorder.create``."""
 REPORT_METHODS = ("stockchange.report", "orderprocess.report")
 INBOUND_METHODS = CONFIRM_METHODS + REPORT_METHODS
 CONFIRM_FINAL = "0"  # confirmType 0: the last (or only) confirm of the order
@@ -152,6 +157,7 @@ class OrderProcess:
 
 _ORDER_KEYS = {
     "deliveryorder.confirm": ("deliveryOrder", "deliveryOrderCode", "deliveryOrderId"),
+    "stockout.confirm": ("deliveryOrder", "deliveryOrderCode", "deliveryOrderId"),
     "entryorder.confirm": ("entryOrder", "entryOrderCode", "entryOrderId"),
     "returnorder.confirm": ("returnOrder", "returnOrderCode", "returnOrderId"),
 }

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from connectors.qimen.messages import CONFIRM_METHODS, MessageError, parse_order_confirm, parse_stock_changes, short_method
+from connectors.qimen.messages import CONFIRM_METHODS, OUTBOUND_CONFIRMS, MessageError, parse_order_confirm, parse_stock_changes, short_method
 from connectors.tms.tracking import TrackingError, parse_result
 from hub import lineage
 from hub.jobs import outbox
@@ -63,7 +63,7 @@ async def _confirm(session: AsyncSession, raw: RawEvent, method: str, payload: A
         confirm = parse_order_confirm(method, payload if isinstance(payload, dict) else {})
     except MessageError as exc:
         return Handled("failed", [f"{method}: {exc}"])
-    if method == "deliveryorder.confirm":
+    if method in OUTBOUND_CONFIRMS:
         errors = await outbound.on_delivery_confirm(session, confirm, raw_event_id=raw.id, wms_source=raw.source,
                                                     guarded_buckets=guarded_buckets)  # fmt: skip
     else:

@@ -28,7 +28,7 @@ from hub.storage.models import Source, utcnow
 from hub.storage.models_warehouse import DeliveryLine, DeliveryOrder, InboundLine, InboundOrder, StockBatch
 from hub.storage.sql import insert
 from hub.vouchers.queries import parse_unit_cost, record_unit_cost
-from hub.warehouse.outbound import book
+from hub.warehouse.outbound import book, plan_transfer_out
 
 SEND_JOB = "warehouse.send_inbound"
 ORDER_TYPES = {"purchase": "CGRK", "transfer": "DBRK", "return": "THRK"}
@@ -61,18 +61,24 @@ class PlannedLine:
 async def create(
     session: AsyncSession, *, kind: str, code: str, warehouse: str, wms_source: str, lines: Sequence[PlannedLine],
     from_warehouse: str = "", related_code: str = "", source: str = "", guarded_buckets: Sequence[str],
-    parents: Sequence[str] = (),
+    parents: Sequence[str] = (), from_wms_source: str = "",
 ) -> tuple[InboundOrder, bool]:  # fmt: skip
-    """Store an inbound order (idempotent by code) and enqueue its sending; ``(order, created)``."""
+    """Store an inbound order (idempotent by code) and enqueue its sending; ``(order, created)``.
+
+    A transfer takes its units out of ``from_warehouse``: at once (``free → transit``) when no WMS runs
+    that warehouse, or, with ``from_wms_source``, through a DBCK outbound order to that WMS whose
+    confirmation moves what really left into transit."""
     if kind not in ORDER_TYPES:
         raise InvalidRequest(f"inbound kind {kind!r} must be one of {', '.join(ORDER_TYPES)}", field="kind")
     if not lines:
         raise InvalidRequest("an inbound order needs at least one line", field="lines")
     if kind == "transfer" and (not from_warehouse or from_warehouse == warehouse):
         raise InvalidRequest("a transfer needs from_warehouse, different from warehouse", field="from_warehouse")
-    wms = await session.get(Source, wms_source)
-    if wms is None or wms.platform != "qimen":
-        raise InvalidRequest(f"wms_source {wms_source!r} is not a qimen source", field="wms_source")
+    if from_wms_source and kind != "transfer":
+        raise InvalidRequest("from_wms_source applies to transfers only", field="from_wms_source")
+    await _require_wms(session, wms_source, "wms_source")
+    if from_wms_source:
+        await _require_wms(session, from_wms_source, "from_wms_source")
     now = utcnow()
     values = {"code": code, "kind": kind, "warehouse": warehouse, "wms_source": wms_source,
               "order_type": ORDER_TYPES[kind], "from_warehouse": from_warehouse, "related_code": related_code,
@@ -96,7 +102,10 @@ async def create(
     await lineage.record(session, f"inbound:{code}", kind="inbound_order", parents=parents,
                          label=f"{kind} {code} into {warehouse} via {wms_source}",
                          data={"kind": kind, "warehouse": warehouse})  # fmt: skip
-    if kind == "transfer":
+    if kind == "transfer" and from_wms_source:
+        await plan_transfer_out(session, code, warehouse=from_warehouse, wms_source=from_wms_source,
+                                lines=[(ln.sku, ln.qty) for ln in lines], guarded_buckets=guarded_buckets)  # fmt: skip
+    elif kind == "transfer":
         await locks.lock(session, (f"sku:{ln.sku}" for ln in lines))
         movements = [make_movement(key=f"in:{code}:{i}:{ln.sku}#transfer-out", sku=ln.sku, qty=ln.qty,
                                    source=f"{from_warehouse}/free", target="transit", kind="transfer_out",
@@ -105,6 +114,12 @@ async def create(
     await outbox.enqueue(session, SEND_JOB, f"wh-inbound:{code}", {"code": code})
     await session.flush()
     return order, True
+
+
+async def _require_wms(session: AsyncSession, name: str, field: str) -> None:
+    wms = await session.get(Source, name)
+    if wms is None or wms.platform != "qimen":
+        raise InvalidRequest(f"{field} {name!r} is not a qimen source", field=field)
 
 
 async def _inspect_rule(session: AsyncSession, source: str) -> Any:

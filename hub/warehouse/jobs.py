@@ -78,10 +78,10 @@ async def cancel_delivery(ctx: JobContext, code: str) -> None:
         do = await session.get(DeliveryOrder, code)
         if do is None or do.status != "cancelling":
             return
-        wms, warehouse, order_id = do.wms_source, do.warehouse, do.wms_order_id
+        wms, warehouse, order_id, order_type = do.wms_source, do.warehouse, do.wms_order_id, do.order_type
     connector = await _connector(ctx, wms)
     try:
-        await connector.cancel_order(code, warehouse_code=warehouse, order_type="JYCK", order_id=order_id,
+        await connector.cancel_order(code, warehouse_code=warehouse, order_type=order_type, order_id=order_id,
                                      reason="cancelled on the marketplace")  # fmt: skip
         status, error = "cancelled", None
     except ConflictError as exc:

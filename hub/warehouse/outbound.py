@@ -25,6 +25,7 @@ from hub import lineage
 from hub.domain.errors import WouldOverdraw
 from hub.domain.ledger import make_movement
 from hub.jobs import outbox
+from hub.services import reservations
 from hub.services.ledger import apply_movements
 from hub.storage import locks
 from hub.storage.models import Balance, MovementRow, Reservation, Source, utcnow
@@ -38,6 +39,9 @@ log = logging.getLogger("zhongshu.warehouse")
 DELIVER_JOB = "warehouse.deliver"
 CANCEL_JOB = "warehouse.cancel_delivery"
 OPEN_STATUSES = ("pending", "sent", "accepted")
+TRANSFER_OUT = "DBCK"
+SHIPPED_TO = {TRANSFER_OUT: ("transit", "transfer_out")}
+"""Where a confirmed outbound order's units go by order type; a trade order's go to the customer."""
 
 
 def rule_for(source: Source | None) -> RoutingRule:
@@ -128,6 +132,32 @@ async def plan_delivery(
     return codes
 
 
+async def plan_transfer_out(
+    session: AsyncSession, transfer: str, *, warehouse: str, wms_source: str, lines: Sequence[tuple[str, int]],
+    guarded_buckets: Sequence[str],
+) -> str:  # fmt: skip
+    """The sending side of a transfer between two WMS warehouses: hold the units at ``warehouse`` (409 when
+    they are not free) and send its WMS a DBCK outbound order (stockout.create); its confirmation moves
+    what really left into ``transit``, where the receiving WMS's entry order takes it. Returns the code."""
+    code = f"{transfer}-OUT"
+    await locks.lock(session, (f"sku:{sku}" for sku, _ in lines))
+    now = utcnow()
+    session.add(DeliveryOrder(code=code, source="transfer", order_ref=transfer, warehouse=warehouse,
+                              wms_source=wms_source, order_type=TRANSFER_OUT, status="pending", picking_policy="",
+                              receiver={}, created_at=now, updated_at=now))  # fmt: skip
+    for i, (sku, qty) in enumerate(lines, start=1):
+        key = f"transfer:{transfer}:{i}:{sku}"
+        await reservations.reserve(session, key=key, sku=sku, location=warehouse, qty=qty, order_ref=transfer,
+                                   parents=[f"inbound:{transfer}"], guarded_buckets=guarded_buckets)  # fmt: skip
+        session.add(DeliveryLine(order_code=code, line_no=str(i), sku=sku, reservation_key=key, planned=qty, fefo=[]))
+    await lineage.record(session, f"delivery:{code}", kind="delivery_order", parents=[f"inbound:{transfer}"],
+                         label=f"transfer out {code} to {wms_source} ({warehouse})",
+                         data={"warehouse": warehouse, "order_ref": transfer})  # fmt: skip
+    await outbox.enqueue(session, DELIVER_JOB, f"wh-deliver:{code}", {"code": code})
+    await session.flush()
+    return code
+
+
 async def _fefo_hints(session: AsyncSession, skus: Sequence[str], location: str) -> dict[str, list[dict[str, Any]]]:
     rows = (await session.execute(select(StockBatch).where(StockBatch.sku.in_(list(skus)),
                                                            StockBatch.location == location))).scalars().all()
@@ -213,9 +243,10 @@ async def on_delivery_confirm(
     """Ship what the WMS says it shipped; on the final confirmation, release (or back-order) the rest."""
     do = await session.get(DeliveryOrder, confirm.order_code, with_for_update=True, populate_existing=True)
     if do is None:
-        return [f"deliveryorder.confirm for {confirm.order_code!r}: no such delivery order in the hub"]
+        return [f"{confirm.method} for {confirm.order_code!r}: no such delivery order in the hub"]
     if do.wms_source != wms_source:
-        return [f"deliveryorder.confirm for {do.code} came from {wms_source}, not {do.wms_source}"]
+        return [f"{confirm.method} for {do.code} came from {wms_source}, not {do.wms_source}"]
+    target, kind = SHIPPED_TO.get(do.order_type, ("customer", "ship"))
     lines = await lines_of(session, do.code)
     await locks.lock(session, (f"sku:{ln.sku}" for ln in lines))
     errors: list[str] = []
@@ -235,11 +266,11 @@ async def on_delivery_confirm(
         movements = []
         if from_reserved:
             movements.append(make_movement(key=f"{booking}#ship", sku=line.sku, qty=from_reserved,
-                                           source=f"{do.warehouse}/reserved", target="customer", kind="ship",
+                                           source=f"{do.warehouse}/reserved", target=target, kind=kind,
                                            parents=parents))  # fmt: skip
         if from_free:
             movements.append(make_movement(key=f"{booking}#ship-free", sku=line.sku, qty=from_free,
-                                           source=f"{do.warehouse}/free", target="customer", kind="ship",
+                                           source=f"{do.warehouse}/free", target=target, kind=kind,
                                            parents=parents))  # fmt: skip
         try:
             async with session.begin_nested():

@@ -4,10 +4,10 @@ Hub → WMS: ``POST /router/qimen/service?method=...&app_key=...&customerId=...&
 &sign_method=md5&timestamp=...&v=2.0&sign=...`` with the XML or JSON body, signature and ±10 min
 timestamp checked like the gateway does; answers ``<response><flag>..</flag><code>..</code>
 <message>..</message>...</response>`` (JSON: ``{"response": {...}}``) with HTTP 200, failures too.
-Methods: deliveryorder.create, entryorder.create, returnorder.create, order.cancel, inventory.query
-(the ``taobao.qimen.`` prefixed names too).
+Methods: deliveryorder.create, stockout.create (non-trade outbound: DBCK transfers out...), entryorder.create,
+returnorder.create, order.cancel, inventory.query (the ``taobao.qimen.`` prefixed names too).
 
-WMS → hub: after ``confirm_delay_s`` the WMS POSTs ``deliveryorder.confirm`` /
+WMS → hub: after ``confirm_delay_s`` the WMS POSTs ``deliveryorder.confirm`` / ``stockout.confirm`` /
 ``entryorder.confirm`` / ``returnorder.confirm`` (and ``stockchange.report`` for operator stock
 changes) to ``hub_url``, signed the Qimen way with the same app key and secret, retrying while the
 hub does not answer ``flag=success``. ``hub_url`` must be on loopback.
@@ -53,7 +53,8 @@ from .stock import StockBook
 
 GATEWAY_PATH = "/router/qimen/service"
 LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
-SUPPORTED = ("deliveryorder.create", "entryorder.create", "returnorder.create", "order.cancel", "inventory.query")
+SUPPORTED = ("deliveryorder.create", "stockout.create", "entryorder.create", "returnorder.create", "order.cancel",
+             "inventory.query")
 
 # TOP gateway error codes (Qimen calls pass through the TOP gateway).
 ERR_RATE_LIMIT = ("7", "App Call Limited")
@@ -181,8 +182,8 @@ class SandboxWms:
 
     async def handle(self, method: str, document: dict[str, Any]) -> dict[str, Any]:
         """Run one authenticated business call; return the success payload."""
-        if method == "deliveryorder.create":
-            return await self.create_order("delivery", document)
+        if method in ("deliveryorder.create", "stockout.create"):
+            return await self.create_order("delivery", document, confirm_method=method.replace(".create", ".confirm"))
         if method in ("entryorder.create", "returnorder.create"):
             return await self.create_order("entry" if method.startswith("entry") else "return", document)
         if method == "order.cancel":
@@ -191,7 +192,7 @@ class SandboxWms:
             return self.inventory(document)
         raise QimenFailure(ERR_INVALID_METHOD, method)
 
-    async def create_order(self, kind: str, document: dict[str, Any]) -> dict[str, Any]:
+    async def create_order(self, kind: str, document: dict[str, Any], confirm_method: str = "") -> dict[str, Any]:
         prefix = {"delivery": "WD", "entry": "WE", "return": "WR"}[kind]
         try:
             order = parse_create(kind, document, self.next_id(prefix))
@@ -201,6 +202,7 @@ class SandboxWms:
         existing = self.orders.get((kind, order.code))
         if existing is not None:  # a retried create: same answer, nothing new
             return self.create_answer(existing)
+        order.confirm_method = confirm_method
         if kind == "delivery":
             for line in order.lines:
                 line.allocations = self.stock.allocate(order.warehouse_code, line.item_code, line.plan_qty,

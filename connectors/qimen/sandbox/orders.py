@@ -52,6 +52,7 @@ class WmsOrder:
     short_ratio: float | None = None  # per-order short-ship ratio (delivery)
     receipt_override: list[dict[str, Any]] | None = None  # actual lines (entry/return)
     confirmed_messages: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    confirm_method: str = ""  # "" = the kind's (stockout.create orders confirm with stockout.confirm)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -127,7 +128,8 @@ def _batch_fields(batches: list[tuple[Batch, int]], inventory_type: str) -> dict
 
 
 def ship_delivery(order: WmsOrder, stock: StockBook, knobs: Knobs, now_text: str) -> list[tuple[str, dict[str, Any]]]:
-    """Ship ``order`` out of ``stock`` and return its ``deliveryorder.confirm`` messages, in send order."""
+    """Ship ``order`` out of ``stock`` and return its ``deliveryorder.confirm`` (``stockout.confirm``)
+    messages, in send order."""
     ratio = order.short_ratio if order.short_ratio is not None else knobs.short_ship_ratio
     shipped_per_line: list[list[list[Any]]] = []
     totals: list[int] = []
@@ -169,7 +171,7 @@ def ship_delivery(order: WmsOrder, stock: StockBook, knobs: Knobs, now_text: str
         }
         package = {"logisticsCode": order.logistics_code, "expressCode": order.express_code,
                    "packageCode": f"{order.wms_id}-P{k + 1}", "items": items}
-        messages.append(("deliveryorder.confirm", {"deliveryOrder": head, "packages": [package] if items else [],
+        messages.append((order.confirm_method or "deliveryorder.confirm", {"deliveryOrder": head, "packages": [package] if items else [],
                                                    "orderLines": lines}))
     order.status = "CONFIRMED"
     return messages

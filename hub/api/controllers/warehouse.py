@@ -58,6 +58,9 @@ class EntryIn(msgspec.Struct, forbid_unknown_fields=True):
     kind: str = "purchase"
     code: Code | None = None
     from_warehouse: Location | None = None
+    from_wms_source: Annotated[str, Meta(max_length=100)] | None = None
+    """The WMS that runs ``from_warehouse``: it gets a DBCK outbound order, and the units go into transit
+    when it confirms them shipped (without one they leave ``from_warehouse`` at once)."""
     purchase_order: Annotated[str, Meta(max_length=100)] = ""
 
 
@@ -159,6 +162,7 @@ class WarehouseController(Controller):
             uow.session, kind=data.kind, code=code, warehouse=data.warehouse, wms_source=data.wms_source,
             lines=[inbound.PlannedLine(ln.sku, ln.qty, ln.inspect, ln.unit_cost) for ln in data.lines],
             from_warehouse=data.from_warehouse or "", related_code=data.purchase_order,
+            from_wms_source=data.from_wms_source or "",
             guarded_buckets=hub.settings.guarded_buckets)  # fmt: skip
         [out] = await _inbounds(uow.session, [order])
         await uow.commit()

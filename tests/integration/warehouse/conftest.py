@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 import pytest
@@ -122,6 +123,11 @@ class Loop:
         found = await self.wms_order(code)
         assert found is not None
         return found
+
+    async def wms_methods(self) -> list[str]:
+        """The Qimen methods the hub called on the WMS, in order (from the sandbox's request log)."""
+        requests = (await self.sandbox.get("/_sandbox/log")).json()["requests"]
+        return [dict(parse_qsl(r.get("query") or "")).get("method", "") for r in requests]
 
     async def event(self, body: dict[str, Any]) -> dict[str, Any]:
         r = await self.sandbox.post("/_sandbox/events", json=body)

@@ -53,6 +53,40 @@ async def test_an_entry_order_with_a_bad_unit_cost_is_refused_naming_the_line(lo
     assert all(sku not in str(o["lines"]) for o in (await loop.hub.get("/api/v1/warehouse/entry-orders")).json())
 
 
+async def test_a_transfer_between_two_wms_warehouses_ships_out_by_dbck_before_it_is_in_transit(
+    loop: Loop, sku: str
+) -> None:
+    """The sending WMS learns of the transfer (stockout.create, DBCK); units stay held at WH01 until it confirms
+    them shipped, only what really left goes into transit, and the receiving WMS's entry order takes that."""
+    await loop.receive(sku, 10, "WH01")
+    loop.state.stock.add("WH01", sku, 10)
+    r = await loop.hub.post("/api/v1/warehouse/entry-orders", json={
+        "kind": "transfer", "from_warehouse": "WH01", "from_wms_source": loop.wms, "warehouse": "WH02",
+        "wms_source": loop.wms, "lines": [{"sku": sku, "qty": 4}]})
+    assert r.status_code == 201, r.text
+    code = r.json()["code"]
+    assert await loop.balances(sku) == {"supplier": -10, "WH01/free": 6, "WH01/reserved": 4}  # held, not gone
+    out = await loop.wait_wms_order(f"{code}-OUT")
+    assert out["orderType"] == "DBCK"
+    assert "stockout.create" in await loop.wms_methods()
+    await loop.event({"type": "short_ship", "orderCode": out["code"], "lines": {sku: 3}})
+    await loop.event({"type": "confirm", "orderCode": out["code"]})
+    await loop.wait_balances(sku, {"WH01/free": 7, "WH01/reserved": 0, "transit": 3})  # one unit stayed behind
+    assert [m["kind"] for m in await loop.movements(sku)].count("transfer_out") == 1
+    await loop.event({"type": "receipt", "orderCode": code, "lines": [{"itemCode": sku, "actualQty": 3}]})
+    await loop.event({"type": "confirm", "orderCode": code})
+    await loop.wait_balances(sku, {"WH01/free": 7, "WH02/free": 3, "transit": 0})
+    # more than WH01 holds cannot be sent: refused before any order reaches a WMS
+    r = await loop.hub.post("/api/v1/warehouse/entry-orders", json={
+        "kind": "transfer", "from_warehouse": "WH01", "from_wms_source": loop.wms, "warehouse": "WH02",
+        "wms_source": loop.wms, "lines": [{"sku": sku, "qty": 8}]})
+    assert r.status_code == 409, r.text
+    r = await loop.hub.post("/api/v1/warehouse/entry-orders", json={
+        "kind": "purchase", "from_wms_source": loop.wms, "warehouse": "WH02", "wms_source": loop.wms,
+        "lines": [{"sku": sku, "qty": 1}]})
+    assert r.status_code == 422 and "from_wms_source" in r.text
+
+
 async def test_a_transfer_is_in_transit_until_the_receiving_warehouse_confirms(loop: Loop, sku: str) -> None:
     await loop.receive(sku, 10, "WH01")
     r = await loop.hub.post("/api/v1/warehouse/entry-orders", json={
