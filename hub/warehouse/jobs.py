@@ -17,12 +17,13 @@ from sqlalchemy import select, update
 from connectors.base import ConflictError, NotFound, PermanentError
 from hub.channels import connector_of
 from hub.jobs.registry import JobContext, job
+from hub.services import reservations
 from hub.services.uow import UnitOfWork
 from hub.storage.models import Source, utcnow
 from hub.storage.models_warehouse import DeliveryLine, DeliveryOrder, InboundLine, InboundOrder
 from hub.warehouse import alerts as _alerts  # noqa: F401  (registers the low-stock ledger listener)
 from hub.warehouse.inbound import SEND_JOB
-from hub.warehouse.outbound import CANCEL_JOB, DELIVER_JOB
+from hub.warehouse.outbound import CANCEL_JOB, DELIVER_JOB, TRANSFER_OUT
 from hub.warehouse.stock import SNAPSHOT_JOB, ledger_mark, store_snapshot
 
 log = logging.getLogger("zhongshu.warehouse")
@@ -60,6 +61,8 @@ async def deliver(ctx: JobContext, code: str) -> None:
     except PermanentError as exc:
         await _record_error(ctx, DeliveryOrder, code, "sent", "rejected", str(exc))
         log.warning("delivery order %s refused by the WMS: %s", code, exc)
+        if order_type == TRANSFER_OUT:
+            await _release_transfer_out(ctx, code)
         return
     answer = accepted.answer
     async with ctx.sessionmaker() as session, session.begin():
@@ -143,6 +146,20 @@ async def stock_count(ctx: JobContext, wms_source: str, warehouse: str, items: l
               for item in items or () if item not in listed]  # asked for and not held: counted zero
     async with UnitOfWork(ctx.sessionmaker, ctx.queue) as uow:
         await store_snapshot(uow, wms_source, warehouse, plain, ledger_mark=mark, attempt=attempt)
+        await uow.commit()
+
+
+async def _release_transfer_out(ctx: JobContext, code: str) -> None:
+    """A transfer-out the sending WMS refused will never ship: its held units go back on sale. (A refused
+    trade order keeps its hold: the customer's order still needs those units, from this warehouse or
+    another, and that is the operator's call.)"""
+    async with UnitOfWork(ctx.sessionmaker, ctx.queue) as uow:
+        lines = (await uow.session.execute(select(DeliveryLine).where(DeliveryLine.order_code == code))).scalars().all()
+        for line in lines:
+            if line.reservation_key:
+                await reservations.settle(uow.session, line.reservation_key, "cancel", parents=[f"delivery:{code}"],
+                                          guarded_buckets=ctx.settings.guarded_buckets)  # fmt: skip
+                line.released = line.planned
         await uow.commit()
 
 

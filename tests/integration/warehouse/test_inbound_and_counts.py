@@ -85,6 +85,17 @@ async def test_a_transfer_between_two_wms_warehouses_ships_out_by_dbck_before_it
         "kind": "purchase", "from_wms_source": loop.wms, "warehouse": "WH02", "wms_source": loop.wms,
         "lines": [{"sku": sku, "qty": 1}]})
     assert r.status_code == 422 and "from_wms_source" in r.text
+    # a transfer-out the sending WMS refuses (its shelves lack the goods) gives the held units back
+    other = f"{sku}-X"
+    await loop.receive(other, 2, "WH01")
+    await loop.event({"type": "knobs", "refuse_insufficient": True})
+    r = await loop.hub.post("/api/v1/warehouse/entry-orders", json={
+        "kind": "transfer", "from_warehouse": "WH01", "from_wms_source": loop.wms, "warehouse": "WH02",
+        "wms_source": loop.wms, "lines": [{"sku": other, "qty": 2}]})
+    assert r.status_code == 201, r.text
+    await loop.wait_balances(other, {"WH01/free": 2, "WH01/reserved": 0, "transit": 0})
+    [refused] = (await loop.hub.get("/api/v1/warehouse/delivery-orders", params={"code": f"{r.json()['code']}-OUT"})).json()
+    assert refused["status"] == "rejected" and refused["last_error"]
 
 
 async def test_a_transfer_is_in_transit_until_the_receiving_warehouse_confirms(loop: Loop, sku: str) -> None:
