@@ -81,13 +81,15 @@ async def test_hub_killed_mid_delivery_redelivers_with_the_same_webhook_id(tmp_p
     assert delivery.state == "pending"
     async with sm() as session:
         states = list((await session.execute(select(Job.state).where(Job.name == "outbound.deliver"))).scalars())
-    assert "running" in states  # claimed by the dead runner
+    # claimed by the dead runner ("running"), or, on a starved machine where the stop outlasted the attempt's
+    # timeout, recorded as a failed attempt due again ("pending"): either way never finished
+    assert states and set(states) <= {"running", "pending"}, states
 
     receiver.endpoints[path].hold = None
     with HubServer(settings):  # the lost job is re-run after job_stuck_after_seconds
         await wait_for(lambda: _state_is(sm, "delivered"), "redelivery after restart")
     seen = receiver.at(path)
-    assert len(seen) == 2 and all(s.verified for s in seen)
+    assert len(seen) >= 2 and all(s.verified for s in seen)
     assert {s.headers["webhook-id"] for s in seen} == {delivery.webhook_id}  # a deduping receiver applies it once
     await engine.dispose()
 
@@ -118,8 +120,8 @@ async def test_subscription_failing_too_long_is_disabled_and_operators_told(tmp_
     await emit_events(sm, "stock.changed", [{"n": 1}, {"n": 2}])
 
     with HubServer(settings):
-        await wait_for(lambda: receiver.at(ops), "subscription.disabled event")
-        await wait_for(lambda: _none_pending(sm), "every delivery settled")  # stop only once the runner is idle
+        await wait_for(lambda: receiver.at(ops), "subscription.disabled event", timeout=60)
+        await wait_for(lambda: _none_pending(sm), "every delivery settled", timeout=60)  # stop once the runner is idle
     async with sm() as session:
         row = await session.get(type(bad_row), bad_row.id)
     states = sorted(d.state for d in await _deliveries(sm) if d.subscription_id == bad_row.id)
