@@ -66,4 +66,7 @@ class HubServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self._server.should_exit = True
-        self._thread.join(timeout=10)
+        self._thread.join(timeout=5)
+        if self._thread.is_alive():  # a starved machine: stop waiting for open connections, as a second Ctrl-C does
+            self._server.force_exit = True
+            self._thread.join(timeout=10)
