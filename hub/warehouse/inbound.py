@@ -221,7 +221,9 @@ async def return_for_delivery(
     return order
 
 
-def order_dict(order: InboundOrder, lines: Sequence[InboundLine]) -> dict[str, Any]:
+def order_dict(order: InboundOrder, lines: Sequence[InboundLine], shipped: dict[str, int] | None = None) -> dict[str, Any]:
+    """``shipped``: units per sku the sending WMS confirmed out (a DBCK transfer); without one, a transfer's
+    units left the sending warehouse when it was created."""
     in_transit = order.kind == "transfer"  # what the receiving warehouse has not (yet) confirmed stays in transit
     return {
         "code": order.code, "kind": order.kind, "warehouse": order.warehouse, "wms_source": order.wms_source,
@@ -231,7 +233,8 @@ def order_dict(order: InboundOrder, lines: Sequence[InboundLine]) -> dict[str, A
         "created_at": order.created_at.isoformat(), "updated_at": order.updated_at.isoformat(),
         "lines": [{"line_no": ln.line_no, "sku": ln.sku, "planned": ln.planned, "received": ln.received,
                    "inspect": ln.inspect, "by_bucket": ln.by_bucket, "unit_cost": ln.unit_cost,
-                   "in_transit": max(ln.planned - ln.received, 0) if in_transit else 0} for ln in lines],
+                   "in_transit": max((ln.planned if shipped is None else shipped.get(ln.sku, 0)) - ln.received, 0)
+                   if in_transit else 0} for ln in lines],
     }  # fmt: skip
 
 

@@ -91,7 +91,13 @@ async def _inbounds(session: Any, orders: list[InboundOrder]) -> list[dict[str, 
     codes = [o.code for o in orders]
     lines = (await session.execute(select(InboundLine).where(InboundLine.order_code.in_(codes))
                                    .order_by(InboundLine.order_code, InboundLine.line_no))).scalars().all() if codes else []
-    return [inbound.order_dict(o, [ln for ln in lines if ln.order_code == o.code]) for o in orders]
+    outs = [f"{o.code}-OUT" for o in orders if o.kind == "transfer"]  # transfers sent out by a WMS (DBCK)
+    shipped: dict[str, dict[str, int]] = {}
+    if outs:
+        for line in (await session.execute(select(DeliveryLine).where(DeliveryLine.order_code.in_(outs)))).scalars():
+            by_sku = shipped.setdefault(line.order_code.removesuffix("-OUT"), {})
+            by_sku[line.sku] = by_sku.get(line.sku, 0) + line.shipped
+    return [inbound.order_dict(o, [ln for ln in lines if ln.order_code == o.code], shipped.get(o.code)) for o in orders]
 
 
 class WarehouseController(Controller):

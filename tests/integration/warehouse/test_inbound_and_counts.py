@@ -66,12 +66,14 @@ async def test_a_transfer_between_two_wms_warehouses_ships_out_by_dbck_before_it
     assert r.status_code == 201, r.text
     code = r.json()["code"]
     assert await loop.balances(sku) == {"supplier": -10, "WH01/free": 6, "WH01/reserved": 4}  # held, not gone
+    assert r.json()["lines"][0]["in_transit"] == 0
     out = await loop.wait_wms_order(f"{code}-OUT")
     assert out["orderType"] == "DBCK"
     assert "stockout.create" in await loop.wms_methods()
     await loop.event({"type": "short_ship", "orderCode": out["code"], "lines": {sku: 3}})
     await loop.event({"type": "confirm", "orderCode": out["code"]})
     await loop.wait_balances(sku, {"WH01/free": 7, "WH01/reserved": 0, "transit": 3})  # one unit stayed behind
+    assert (await _inbound(loop, "entry-orders", code, "accepted"))["lines"][0]["in_transit"] == 3
     assert [m["kind"] for m in await loop.movements(sku)].count("transfer_out") == 1
     await loop.event({"type": "receipt", "orderCode": code, "lines": [{"itemCode": sku, "actualQty": 3}]})
     await loop.event({"type": "confirm", "orderCode": code})
