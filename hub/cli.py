@@ -51,6 +51,8 @@ def settings_or_exit(**overrides: Any) -> Settings:
         raise typer.Exit(2) from None
 
 
+WORKER_HEALTHCHECK_SECONDS = 60
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind (default from settings: 127.0.0.1).")] = None,
@@ -83,6 +85,9 @@ def serve(
         access_log=False,
         loop="uvloop" if sys.platform != "win32" else "asyncio",
         http="httptools",
+        # uvicorn kills a worker that misses a 5 s health ping and drops its open requests; a worker that is
+        # only starved of CPU (a burst, a busy small machine) must not lose what it is answering
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )
 
 

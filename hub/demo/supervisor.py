@@ -22,6 +22,7 @@ from hub.demo import catalog
 from hub.demo.access import Access, prepare_access
 from hub.demo.processes import Child, ChildError, spawn, spawn_sandbox, stop_all, wait_listening
 from hub.demo.register import RegistrationError, register_all, seed_stock, wait_healthy
+from hub.aio import wait_event
 from hub.demo.traffic import Traffic, wms_snapshot
 from hub.settings import Settings
 
@@ -131,8 +132,7 @@ async def _watch(children: list[Child], stop: asyncio.Event) -> str | None:
         for child in children:
             if child.proc.poll() is not None:
                 return f"{child.name} (exit code {child.proc.returncode})"
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=1.0)
+        await wait_event(stop, 1.0)
     return None
 
 

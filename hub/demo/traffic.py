@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from connectors.base import InstanceConfig
+from hub.aio import wait_event
 from hub.demo import catalog
 from hub.demo.catalog import Event
 
@@ -68,10 +69,7 @@ class Traffic:
                     event = catalog.next_event(self.rng, self.open_orders)
                     if event.source in self.urls:
                         await self._safely(event, self._send(sandboxes, event))
-                try:
-                    await asyncio.wait_for(stop.wait(), timeout=self.rng.uniform(*self.interval))
-                except TimeoutError:
-                    pass
+                await wait_event(stop, self.rng.uniform(*self.interval))
 
     async def _send(self, client: httpx.AsyncClient, event: Event) -> Any:
         r = await client.post(f"{self.urls[event.source]}/_sandbox/events", json=event.body)

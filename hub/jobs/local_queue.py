@@ -11,6 +11,7 @@ import contextlib
 import logging
 from collections.abc import Sequence
 
+from hub.aio import wait_event
 from hub.jobs import outbox
 from hub.jobs.executor import execute
 from hub.jobs.pump import BatchPump
@@ -87,8 +88,7 @@ class LocalJobQueue:
     async def _loop(self) -> None:
         assert self.ctx is not None
         while True:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll)
+            await wait_event(self._wake, self._poll)
             self._wake.clear()
             try:
                 await self._dispatch_due()

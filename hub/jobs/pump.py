@@ -17,6 +17,7 @@ import contextlib
 import logging
 from collections import defaultdict
 
+from hub.aio import wait_event
 from hub.jobs import outbox
 from hub.jobs.executor import execute_batch
 from hub.jobs.registry import JOBS, BatchItem, JobContext, JobSpec
@@ -56,8 +57,7 @@ class BatchPump:
 
     async def _loop(self) -> None:
         while True:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll)
+            await wait_event(self._wake, self._poll)
             self._wake.clear()
             try:
                 await self._claim_all()
