@@ -52,6 +52,7 @@ def settings_or_exit(**overrides: Any) -> Settings:
 
 
 WORKER_HEALTHCHECK_SECONDS = 60
+KEEP_ALIVE_SECONDS = 75
 
 @app.command()
 def serve(
@@ -88,6 +89,9 @@ def serve(
         # uvicorn kills a worker that misses a 5 s health ping and drops its open requests; a worker that is
         # only starved of CPU (a burst, a busy small machine) must not lose what it is answering
         timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+        # longer than the idle time of the pools that call us (platform webhook senders, load balancers: 60 s),
+        # so we never close a connection just as a client sends on it (that request would be lost mid-air)
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
 
 

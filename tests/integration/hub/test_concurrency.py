@@ -20,7 +20,13 @@ async def _reserve_all(url: str, sku: str, n: int, auth: dict[str, str]) -> list
 
         async def one(i: int) -> int:
             body = {"key": f"{sku}-order-{i}", "sku": sku, "location": "WH", "qty": 1, "order_ref": f"T{i}"}
-            return (await client.post("/api/v1/reservations", json=body)).status_code
+            for attempt in range(3):  # a dropped connection is retried, as any client does: the key makes it safe
+                try:
+                    return (await client.post("/api/v1/reservations", json=body)).status_code
+                except (httpx.ReadError, httpx.RemoteProtocolError):
+                    if attempt == 2:
+                        raise
+            raise AssertionError("unreachable")
 
         return list(await asyncio.gather(*(one(i) for i in range(n))))
 
