@@ -24,7 +24,7 @@ def table(results: Sequence[SeedResult]) -> str:
     slowest = max(recoveries, key=lambda x: x[1], default=None)
     violations = sum(len(r.violations) for r in results)
     rows = [("seeds run", str(len(results))),
-            ("events (receipts + webhook deliveries)", str(sum(r.events for r in results)))]
+            ("events (purchase requests + webhook deliveries)", str(sum(r.events for r in results)))]
     rows += [(f"faults: {k}", str(faults.get(k, 0))) for k in (*FAULT_KINDS, *DELIVERY_KINDS)]
     checked: Counter[str] = Counter()
     for r in results:
