@@ -61,6 +61,9 @@ class Faults:
     force_429: int = 0
     force_kind: str | None = None
     force_count: int = 0
+    lose_answers: int = 0
+    """The next N platform requests are carried out, then answered 503 as a gateway timing out after the
+    platform committed: the caller cannot tell it was applied (only an idempotency key saves a retry)."""
     seed: int | None = None
     _rng: random.Random = field(default_factory=random.Random, repr=False)
 
@@ -73,6 +76,9 @@ class Faults:
         if not 0.0 <= rate <= 1.0:
             raise ValueError("error_rate must be between 0 and 1")
         force_429 = int(body.get("force_429", self.force_429))
+        lose = int(body.get("lose_answers", self.lose_answers))
+        if lose < 0:
+            raise ValueError("lose_answers must be >= 0")
         kind, count = self.force_kind, self.force_count
         forced = body.get("force_error")
         if forced is not None:
@@ -83,6 +89,7 @@ class Faults:
         seed = int(body["seed"]) if "seed" in body else None
         self.latency_ms, self.error_rate, self.force_429 = latency, rate, force_429
         self.force_kind, self.force_count = kind, count
+        self.lose_answers = lose
         if seed is not None:
             self.seed = seed
             self._rng.seed(seed)
@@ -94,7 +101,10 @@ class Faults:
         return self.next()
 
     def next(self) -> str | None:
-        """The fault kind to play on this request, or None."""
+        """The fault kind to play on this request, or None (``"lost_answer"``: carry it out, answer 503)."""
+        if self.lose_answers > 0:
+            self.lose_answers -= 1
+            return "lost_answer"
         if self.force_429 > 0:
             self.force_429 -= 1
             return "rate_limit"
@@ -107,4 +117,5 @@ class Faults:
 
     def state(self) -> dict[str, Any]:
         return {"latency_ms": self.latency_ms, "error_rate": self.error_rate, "force_429": self.force_429,
-                "force_error": {"kind": self.force_kind, "count": self.force_count}, "seed": self.seed}
+                "force_error": {"kind": self.force_kind, "count": self.force_count},
+                "lose_answers": self.lose_answers, "seed": self.seed}

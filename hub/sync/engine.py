@@ -233,6 +233,7 @@ async def _replay_unfinished(ctx: JobContext, session: AsyncSession, name: str) 
         connector = connector_of(ctx.settings, src)
         target = Target(row.target, [])
         plan = _Plan(name, sku, connector, target, row.expected_before, row.mode, row.sent)
+        row.attempts += 1
         outcome = await _send(plan, f"{name}:{sku}:push{row.id}", started=row.started_at)
         await _record(session, plan, outcome, row.caused_by, row.changed_at.isoformat() if row.changed_at else None,
                       row=row)  # fmt: skip
@@ -345,12 +346,19 @@ async def _record(session: AsyncSession, plan: _Plan, outcome: _Outcome, cause: 
     since = datetime.fromisoformat(changed_at) if changed_at else outcome.started
     latency = (finished - since).total_seconds() * 1000
     platform_after = outcome.result.quantity if status == "ok" else None
+    if status == "failed" and row is not None and outcome.mode != "absolute" and plan.expected is not None:
+        # A timeout or 5xx does not say the platform did not apply it (a gateway may answer 503 after the
+        # shop committed). A new delta planned from the old ``expected`` would then count it twice: the row
+        # stays an unconfirmed write, replayed with the same key before anything else is sent to this shop.
+        status = "sending"
     if row is None:
         row = Push(source=name, sku=sku, target=target.value, expected_before=plan.expected,
                    explanation=target.explain(), caused_by=cause, changed_at=since, started_at=outcome.started)  # fmt: skip
         session.add(row)
     row.mode, row.sent, row.platform_after, row.status = outcome.mode, outcome.sent, platform_after, status
     row.response, row.finished_at, row.latency_ms = outcome.error[:2000], finished, latency
+    if status == "sending":
+        row.response = f"unconfirmed, will be replayed with its key: {outcome.error}"[:2000]
     await session.flush()
     await lineage.record(session, f"push:{row.id}", kind="push", parents=[cause] if cause else [],
                          label=f"{status}: {name} {sku} → {target.value} ({outcome.mode} {outcome.sent})",

@@ -14,7 +14,7 @@ from hub.jobs.registry import JobContext, job
 from hub.jobs.scheduler import every
 from hub.metrics import DRIFT
 from hub.storage.models import RawEvent, Source, utcnow
-from hub.storage.models_sync import ListingState
+from hub.storage.models_sync import ListingState, Push
 from hub.sync.engine import enqueue_pushes, shop_lock
 
 log = logging.getLogger("zhongshu.sync")
@@ -62,9 +62,12 @@ async def reconcile_source(ctx: JobContext, source: Source) -> dict[str, int]:
             # has not: adopting the platform's figure now would deduct them twice once they are imported.
             busy = await session.scalar(select(RawEvent.id).where(RawEvent.source == source.name,
                                                                   RawEvent.status == "pending").limit(1))  # fmt: skip
+            # a write whose answer was lost may or may not be in the platform's figure: not drift until replayed
+            unconfirmed = set((await session.execute(select(Push.sku).where(
+                Push.source == source.name, Push.status == "sending"))).scalars())  # fmt: skip
             for sku in skus:
                 state = await session.get(ListingState, (source.name, sku))
-                if state is None or state.expected is None or sku not in platform:
+                if state is None or state.expected is None or sku not in platform or sku in unconfirmed:
                     continue
                 diff = int(platform[sku]) - state.expected
                 confirmed = diff != 0 and state.drift == diff  # the same drift on two reads in a row

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 from litestar import Response
@@ -18,6 +19,9 @@ REST_FAULTS: dict[str, tuple[int, Any]] = {
     "not_found": (404, {"errors": "Not Found"}),
     "invalid": (422, {"errors": {"base": ["sandbox forced validation error"]}}),
 }
+SERVER_ERROR = REST_FAULTS["server"][1]
+LOST_ANSWER = "zhongshu.lost_answer"
+"""Scope key the guard sets on a request whose answer is lost (``Faults.lose_answers``)."""
 RATE_LIMIT_TEXT = "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."
 
 
@@ -66,6 +70,16 @@ class LogMiddleware:
             return {"type": "http.request", "body": body, "more_body": False}
 
         async def capture(message: Message) -> None:
+            if scope.get(LOST_ANSWER):  # carried out, but the answer never reaches the caller
+                if message["type"] == "http.response.start":
+                    entry["status"] = 503
+                    self.log.set_status(entry["seq"], 503)
+                    lost = json.dumps(SERVER_ERROR).encode()
+                    await send({"type": "http.response.start", "status": 503,
+                                "headers": [(b"content-type", b"application/json"),
+                                            (b"content-length", str(len(lost)).encode())]})  # fmt: skip
+                    await send({"type": "http.response.body", "body": lost, "more_body": False})
+                return
             if message["type"] == "http.response.start":
                 entry["status"] = message["status"]
                 self.log.set_status(entry["seq"], message["status"])

@@ -14,7 +14,7 @@ from litestar.exceptions import HTTPException
 from connectors.testing.operator import Faults, RequestLog
 
 from .. import constants as c
-from ._faults import fault_response, too_many
+from ._faults import LOST_ANSWER, fault_response, too_many
 from ._graphql import MUTATION_COST
 from ._limits import CostBucket, LeakyBucket
 from ._push import check_target, deliver, webhook_request
@@ -121,6 +121,9 @@ async def guard(request: Request[Any, Any, Any]) -> Response[Any] | None:
         return Response({"errors": c.INVALID_TOKEN}, status_code=401)
     is_graphql = request.url.path.endswith("/graphql.json")
     kind = sb.faults.next()
+    if kind == "lost_answer":
+        request.scope[LOST_ANSWER] = True  # the handler runs; LogMiddleware answers 503 instead
+        kind = None
     if kind == "rate_limit" and is_graphql:
         return Response({"errors": [{"message": "Throttled", "extensions": {"code": c.THROTTLED}}],
                          "extensions": sb.cost.extensions(MUTATION_COST, None)})

@@ -172,3 +172,35 @@ async def test_reconciliation_corrects_a_figure_changed_behind_the_hubs_back(sho
     await eventually(lambda: _equals(shop.available(sku), 4))
     listing = (await hub.get("/api/v1/listings", params={"source": shop.name, "sku": sku})).json()[0]
     assert listing["drift"] == 36 and listing["target"] == 4
+
+
+async def test_a_write_applied_but_answered_503_is_not_applied_again(shop: Any) -> None:
+    """The shop commits a delta, then its gateway answers 503 (the answer is lost) and the connector's own
+    retries hit 503s too, so the push fails. The next push must not plan a new delta from the old
+    ``expected`` (seed 121 of the fault campaign: the channel showed 7 units too many): the unconfirmed
+    write is replayed with its key, the shop answers "already done", and the figure ends exact."""
+    shop, hub = shop
+    sku = shop.skus[0]
+    await receive(hub, sku, 5)
+    await eventually(lambda: _equals(shop.available(sku), 5))
+    r = await hub.patch(f"/api/v1/sources/{shop.name}", json={"settings": {
+        "shop_domain": "zhongshu-sandbox.myshopify.com", "retry_attempts": 1}})  # the connector gives up at once
+    assert r.status_code == 200, r.text
+    await shop.http.post("/_sandbox/faults", json={"lose_answers": 1, "force_error": {"kind": "server", "count": 4}})
+    await receive(hub, sku, 7)  # 5 → 12 by a delta of +7: carried out, answered 503
+    await eventually(_faults_spent(shop), timeout=60)
+    await receive(hub, sku, 3)  # 12 → 15
+    await eventually(lambda: _equals(shop.available(sku), 15), timeout=60)
+    await asyncio.sleep(1.0)  # nothing else is on its way
+    assert await shop.available(sku) == 15
+    pushes = (await hub.get("/api/v1/pushes", params={"source": shop.name, "sku": sku})).json()
+    assert pushes and not [p for p in pushes if p["status"] == "sending"], pushes
+
+
+def _faults_spent(shop: Any) -> Any:
+    async def check() -> Any:
+        state = (await shop.http.post("/_sandbox/faults", json={})).json()
+        left = state.get("lose_answers", 0) + (state.get("force_error") or {}).get("count", 0)
+        return True if left == 0 else state
+
+    return check
