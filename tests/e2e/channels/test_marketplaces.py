@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -137,11 +138,19 @@ async def test_douyin_push_is_enriched_into_a_reservation_and_bad_pushes_refused
         cells = await wait_for(lambda: channel.cube(sku), "Douyin's stock in the cube")
     assert ("sellable", 40) in {(c["stock_type"], c["quantity"]) for c in cells}
 
-    rows = await wait_for(channel.settled, "every push processed")
-    pushes = [r for r in rows if r.topic in ("order.created", "order.paid") and ":detail" not in r.platform_event_id]
-    assert pushes and all(str(order["order_id"]) in r.body.decode() for r in pushes)
-    details = [r for r in rows if r.platform_event_id.endswith(":detail")]
-    assert {r.platform_event_id for r in details} == {f"{r.platform_event_id}:detail" for r in pushes}
+    def split(rows: list[Any]) -> tuple[list[Any], list[Any]]:
+        pushes = [r for r in rows if r.topic in ("order.created", "order.paid") and ":detail" not in r.platform_event_id]
+        return pushes, [r for r in rows if r.platform_event_id.endswith(":detail")]
+
+    async def enriched() -> list[Any]:
+        """Every push processed and each one's detail fetched (a job after the push: it lands a moment later)."""
+        rows = await channel.settled()
+        pushes, details = split(rows)
+        done = {r.platform_event_id for r in details} == {f"{r.platform_event_id}:detail" for r in pushes}
+        return rows if pushes and done else []
+
+    pushes, details = split(await wait_for(enriched, "every push processed and its detail fetched"))
+    assert all(str(order["order_id"]) in r.body.decode() for r in pushes)
     walk = await channel.reservation_lineage(sku)
     upstream = set(raw_ids_upstream(walk))
     assert any(f"raw:{r.id}" in upstream for r in details) and any(f"raw:{r.id}" in upstream for r in pushes)
