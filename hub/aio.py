@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 
 
 async def wait_event(event: asyncio.Event, timeout: float) -> bool:
@@ -16,3 +18,17 @@ async def wait_event(event: asyncio.Event, timeout: float) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+async def work_when_woken(wake: asyncio.Event, poll: float, work: Callable[[], Awaitable[None]], *,
+                          log: logging.Logger, what: str) -> None:
+    """Run ``work`` each time ``wake`` is set, and every ``poll`` seconds anyway, until cancelled. A failure
+    (a database restart) is logged and the loop goes on after ``poll``: a runner must outlive a blip."""
+    while True:
+        await wait_event(wake, poll)
+        wake.clear()
+        try:
+            await work()
+        except Exception:  # noqa: BLE001 - logged; the next round retries
+            log.exception("%s failed; retrying", what)
+            await asyncio.sleep(poll)

@@ -11,7 +11,7 @@ import contextlib
 import logging
 from collections.abc import Sequence
 
-from hub.aio import wait_event
+from hub.aio import work_when_woken
 from hub.jobs import outbox
 from hub.jobs.executor import execute
 from hub.jobs.pump import BatchPump
@@ -87,14 +87,8 @@ class LocalJobQueue:
 
     async def _loop(self) -> None:
         assert self.ctx is not None
-        while True:
-            await wait_event(self._wake, self._poll)
-            self._wake.clear()
-            try:
-                await self._dispatch_due()
-            except Exception:  # noqa: BLE001 - the runner must survive a database blip
-                log.exception("local job runner: dispatch failed; retrying")
-                await asyncio.sleep(self._poll)
+        await work_when_woken(self._wake, self._poll, self._dispatch_due, log=log,
+                              what="local job runner: dispatch")  # fmt: skip
 
     async def _dispatch_due(self) -> None:
         assert self.ctx is not None

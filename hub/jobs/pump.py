@@ -17,7 +17,7 @@ import contextlib
 import logging
 from collections import defaultdict
 
-from hub.aio import wait_event
+from hub.aio import work_when_woken
 from hub.jobs import outbox
 from hub.jobs.executor import execute_batch
 from hub.jobs.registry import JOBS, BatchItem, JobContext, JobSpec
@@ -56,14 +56,7 @@ class BatchPump:
                 await task
 
     async def _loop(self) -> None:
-        while True:
-            await wait_event(self._wake, self._poll)
-            self._wake.clear()
-            try:
-                await self._claim_all()
-            except Exception:  # noqa: BLE001 - the pump must survive a database restart
-                log.exception("batch pump: claim failed; retrying")
-                await asyncio.sleep(self._poll)
+        await work_when_woken(self._wake, self._poll, self._claim_all, log=log, what="batch pump: claim")
 
     async def _claim_all(self) -> None:
         for spec in [s for s in JOBS.values() if s.batched]:

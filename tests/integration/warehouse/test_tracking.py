@@ -20,15 +20,19 @@ from tests.integration.warehouse.conftest import Loop, eventually
 KEY, SALT = "kd100-key", "kd100-salt"
 
 
+
+async def _register(loop: Loop, tms: str, url: str) -> None:
+    r = await loop.hub.post("/api/v1/sources", json={"name": tms, "platform": "tms", "base_url": url})
+    assert r.status_code == 201, r.text
+    r = await loop.hub.put(f"/api/v1/sources/{tms}/credentials",
+                           json={"credentials": {"key": KEY, "customer": "CUSTOMER01", "salt": SALT}})
+    assert r.status_code in (200, 204), r.text
+
 async def test_a_returned_parcel_creates_the_return_order_and_restocks_on_its_confirmation(loop: Loop, sku: str) -> None:
     tms = f"tms_{uuid.uuid4().hex[:8]}"
     app = create_app(app_key=KEY, salt=SALT, hub_url=f"{loop.server.url}/webhooks/{tms}")
     with run_sandbox(app) as url:
-        r = await loop.hub.post("/api/v1/sources", json={"name": tms, "platform": "tms", "base_url": url})
-        assert r.status_code == 201, r.text
-        r = await loop.hub.put(f"/api/v1/sources/{tms}/credentials",
-                               json={"credentials": {"key": KEY, "customer": "CUSTOMER01", "salt": SALT}})
-        assert r.status_code in (200, 204), r.text
+        await _register(loop, tms, url)
         await loop.receive(sku, 5)
         loop.state.stock.add("WH01", sku, 5)
         tid = "TMS" + sku[-8:]
@@ -69,11 +73,7 @@ async def test_a_returned_parcel_creates_the_return_order_and_restocks_on_its_co
 async def test_pushes_arriving_out_of_order_leave_the_parcel_in_the_state_of_its_latest_scan(loop: Loop, sku: str) -> None:
     """Kuaidi100 pushes the whole track each time; the network (or parallel workers) may reorder them."""
     tms = f"tms_{uuid.uuid4().hex[:8]}"
-    r = await loop.hub.post("/api/v1/sources", json={"name": tms, "platform": "tms", "base_url": "http://127.0.0.1:9"})
-    assert r.status_code == 201, r.text
-    r = await loop.hub.put(f"/api/v1/sources/{tms}/credentials",
-                           json={"credentials": {"key": KEY, "customer": "CUSTOMER01", "salt": SALT}})
-    assert r.status_code in (200, 204), r.text
+    await _register(loop, tms, "http://127.0.0.1:9")  # pushes are posted here directly: no carrier to call
     await loop.receive(sku, 3)
     loop.state.stock.add("WH01", sku, 3)
     tid = "TMO" + sku[-8:]
