@@ -356,9 +356,8 @@ async def _record(session: AsyncSession, plan: _Plan, outcome: _Outcome, cause: 
                    explanation=target.explain(), caused_by=cause, changed_at=since, started_at=outcome.started)  # fmt: skip
         session.add(row)
     row.mode, row.sent, row.platform_after, row.status = outcome.mode, outcome.sent, platform_after, status
-    row.response, row.finished_at, row.latency_ms = outcome.error[:2000], finished, latency
-    if status == "sending":
-        row.response = f"unconfirmed, will be replayed with its key: {outcome.error}"[:2000]
+    response = f"unconfirmed, will be replayed with its key: {outcome.error}" if status == "sending" else outcome.error
+    row.response, row.finished_at, row.latency_ms = response[:2000], finished, latency
     await session.flush()
     await lineage.record(session, f"push:{row.id}", kind="push", parents=[cause] if cause else [],
                          label=f"{status}: {name} {sku} → {target.value} ({outcome.mode} {outcome.sent})",
