@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.domain.errors import NotFound
 from hub.storage.models import LineageEdge, LineageNode, utcnow
-from hub.storage.sql import insert
+from hub.storage.sql import core, dialect_of, insert_for, per_dialect
 
 MAX_NODES = 500
 
@@ -40,11 +40,22 @@ async def record_many(
         return
     now = utcnow()
     rows = [{"id": n[0], "kind": n[1], "label": n[2][:300], "data": n[4], "created_at": now} for n in nodes]
-    # executemany with one constant statement: compiled once per process, sent as one batch
-    await session.execute(insert(session, LineageNode).on_conflict_do_nothing(), rows)
+    dialect = dialect_of(session)
+    conn = await core(session)
+    await conn.execute(_insert_nodes(dialect), rows)  # one constant statement: an executemany batch
     edges = [{"child": n[0], "parent": p} for n in nodes for p in dict.fromkeys(n[3]) if p and p != n[0]]
     if edges:
-        await session.execute(insert(session, LineageEdge).on_conflict_do_nothing(), edges)
+        await conn.execute(_insert_edges(dialect), edges)
+
+
+@per_dialect
+def _insert_nodes(dialect: str) -> Any:
+    return insert_for(dialect, LineageNode.__table__).on_conflict_do_nothing()
+
+
+@per_dialect
+def _insert_edges(dialect: str) -> Any:
+    return insert_for(dialect, LineageEdge.__table__).on_conflict_do_nothing()
 
 
 _WALK = {

@@ -9,18 +9,29 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import event, select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from hub.jobs.registry import BatchItem, batched_names
 from hub.storage.models import Job, utcnow
-from hub.storage.sql import insert
+from hub.storage.sql import core, dialect_of, insert_for, least, per_dialect
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """A job to enqueue: run ``name`` with ``args``; a pending job with the same ``key`` absorbs it."""
+
+    name: str
+    key: str
+    args: dict[str, Any] = field(default_factory=dict)
+    priority: int = 100
+    delay: float = 0.0
 
 
 async def enqueue(
@@ -34,26 +45,46 @@ async def enqueue(
 ) -> int:
     """Add a pending job, or coalesce into the pending one with the same ``key``. Returns the row id.
 
-    When coalescing, the earlier ``run_at`` and the lower (more urgent) ``priority`` win.
-    """
-    run_at = utcnow() + timedelta(seconds=delay)
-    values = {"name": name, "job_key": key, "args": args or {}, "state": "pending", "priority": priority,
-              "run_at": run_at, "attempts": 0, "created_at": utcnow()}  # fmt: skip
-    stmt = insert(session, Job).values(values)
-    stmt = stmt.on_conflict_do_nothing(index_elements=["job_key"], index_where=text("state = 'pending'"))
-    while True:  # the pending twin may be claimed by a worker between our insert and our select: insert again
-        row = (await session.execute(stmt.returning(Job.id))).first()
-        if row is not None:
-            return _deliver_after_commit(session, int(row[0]), name)
-        pending = (
-            await session.execute(select(Job).where(Job.job_key == key, Job.state == "pending").with_for_update())
-        ).scalar_one_or_none()
-        if pending is None:
-            continue
-        if run_at < pending.run_at or priority < pending.priority:
-            pending.run_at = min(run_at, pending.run_at)
-            pending.priority = min(priority, pending.priority)
-        return _deliver_after_commit(session, pending.id, name)
+    When coalescing, the earlier ``run_at`` and the lower (more urgent) ``priority`` win."""
+    [job_id] = await enqueue_many(session, [NewJob(name, key, args or {}, priority, delay)])
+    return job_id
+
+
+async def enqueue_many(session: AsyncSession, jobs: Sequence[NewJob]) -> list[int]:
+    """:func:`enqueue` for many jobs in one statement; the row id of each (a coalesced one's twin).
+
+    One upsert on the partial unique index of pending keys: PostgreSQL decides insert-or-coalesce
+    atomically, and re-decides if a worker claims the pending twin meanwhile (it no longer conflicts)."""
+    if not jobs:
+        return []
+    now = utcnow()
+    merged: dict[str, dict[str, Any]] = {}
+    for job in jobs:
+        run_at = now + timedelta(seconds=job.delay)
+        row = merged.get(job.key)
+        if row is None:
+            merged[job.key] = {"name": job.name, "job_key": job.key, "args": job.args, "state": "pending",
+                               "priority": job.priority, "run_at": run_at, "attempts": 0, "created_at": now}  # fmt: skip
+        else:
+            row["priority"], row["run_at"] = min(row["priority"], job.priority), min(row["run_at"], run_at)
+    conn = await core(session)
+    result = await conn.execute(_upsert_jobs(dialect_of(session)), list(merged.values()))
+    ids = {key: (int(job_id), name) for job_id, key, name in result.all()}
+    for job_id, name in ids.values():
+        _deliver_after_commit(session, job_id, name)
+    return [ids[job.key][0] for job in jobs]
+
+
+@per_dialect
+def _upsert_jobs(dialect: str) -> Any:
+    table = Job.__table__
+    stmt = insert_for(dialect, table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["job_key"], index_where=text("state = 'pending'"),
+        set_={"run_at": least(dialect, table.c.run_at, stmt.excluded.run_at),
+              "priority": least(dialect, table.c.priority, stmt.excluded.priority)},
+    )  # fmt: skip
+    return stmt.returning(table.c.id, table.c.job_key, table.c.name)
 
 
 KICKS = "zhongshu_kicks"
@@ -201,4 +232,4 @@ async def counts(session: AsyncSession) -> dict[str, int]:
     return {state: int(n) for state, n in rows}
 
 
-__all__: Sequence[str] = ["enqueue", "claim", "claim_batch", "finish", "fail", "due_job_ids", "requeue_stuck", "requeue_stuck_ids", "overdue_job_ids", "counts"]
+__all__: Sequence[str] = ["NewJob", "enqueue", "enqueue_many", "claim", "claim_batch", "finish", "fail", "due_job_ids", "requeue_stuck", "requeue_stuck_ids", "overdue_job_ids", "counts"]

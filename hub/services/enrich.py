@@ -29,6 +29,7 @@ from connectors.base import Connector, PermanentError, PushedEvent
 from hub import inbox, lineage
 from hub.channels import connector_of
 from hub.jobs import outbox
+from hub.jobs.outbox import NewJob
 from hub.jobs.registry import JobContext, job
 from hub.services.uow import UnitOfWork
 from hub.storage.models import RawEvent, Source
@@ -123,9 +124,25 @@ def wants_detail(platform: str, raw: RawEvent, result: MappingResult) -> bool:
     return raw.topic in DETAIL_TOPICS.get(platform, frozenset())
 
 
-async def request(session: AsyncSession, raw_event_id: int) -> None:
-    """Enqueue the fetch in the caller's transaction (coalesced per raw event)."""
-    await outbox.enqueue(session, JOB, f"enrich:{raw_event_id}", {"raw_event_id": raw_event_id})
+def orders_to_look_up(result: MappingResult) -> set[str]:
+    """Orders named without lines whose lines a reservation may already know (a creation or a payment)."""
+    return {o.order_ref for o in result.orders if not o.lines and o.kind in ("created", "paid")}
+
+
+def needs_fetch(platform: str, raw: Any, result: MappingResult, held: set[str]) -> bool:
+    """:func:`wants_detail`, except for a push that only names orders already reserved (``held``: their
+    lines are known): Douyin's ``order.paid`` after ``order.created`` adds nothing to the ledger, so its
+    detail is not fetched and stored a second time."""
+    if not wants_detail(platform, raw, result):
+        return False
+    unlined = [o for o in result.orders if not o.lines]
+    known = bool(unlined) and all(o.kind in ("created", "paid") and o.order_ref in held for o in unlined)
+    return not known or raw.topic in DETAIL_TOPICS.get(platform, frozenset())
+
+
+async def request(session: AsyncSession, raw_event_ids: list[int]) -> None:
+    """Enqueue the fetches in the caller's transaction (coalesced per raw event)."""
+    await outbox.enqueue_many(session, [NewJob(JOB, f"enrich:{i}", {"raw_event_id": i}) for i in raw_event_ids])
 
 
 # -- the job ------------------------------------------------------------------------------------------

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from hub.domain.errors import HubError
 from hub.jobs.registry import BatchItem, JobContext, job
-from hub.metrics import INBOUND
 from hub.jobs.scheduler import every
 from hub.services import reservations
 
 log = logging.getLogger("zhongshu.jobs")
-INBOX_CONCURRENCY = 8
-"""Events of one source processed at once by one worker (each holds a database connection)."""
 
 
 @job("reservations.expire")
@@ -34,27 +30,15 @@ every("reservations.expire", "reservation_sweep_seconds")
 
 @job("inbox.process", group=lambda args: str(args.get("source") or ""))
 async def process_raw_events(ctx: JobContext, items: list[BatchItem]) -> dict[int, BaseException]:
-    """Map, arbitrate and settle a source's inbound events, one transaction each (so one bad event fails
-    alone), several at a time: events are independent and the pipeline serialises those that touch the
-    same sku. Idempotent: a processed event is skipped."""
+    """Map, arbitrate and settle a source's inbound events: plain ones (orders, channel stock levels) as
+    one run in one transaction, the others one transaction each (see :mod:`hub.services.pipeline_batch`).
+    Idempotent: a processed event is skipped."""
     from hub.semantics import semantics
-    from hub.services import pipeline
+    from hub.services.pipeline_batch import process_batch
 
-    failures: dict[int, BaseException] = {}
-    gate = asyncio.Semaphore(INBOX_CONCURRENCY)
-
-    async def one(item: BatchItem) -> None:
-        async with gate:
-            try:
-                async with ctx.sessionmaker() as session, session.begin():
-                    outcome = await pipeline.process(
-                        session, semantics(), int(item.args["raw_event_id"]),
-                        guarded_buckets=ctx.settings.guarded_buckets, default_location=ctx.settings.default_location,
-                    )  # fmt: skip
-            except Exception as exc:  # noqa: BLE001 - recorded on this event's job; the others go on
-                failures[item.job_id] = exc
-                return
-            INBOUND.labels(source="*", outcome=outcome.status).inc()
-
-    await asyncio.gather(*(one(item) for item in sorted(items, key=lambda i: int(i.args["raw_event_id"]))))
-    return failures
+    jobs: dict[int, list[int]] = {}
+    for item in items:
+        jobs.setdefault(int(item.args["raw_event_id"]), []).append(item.job_id)
+    failures = await process_batch(ctx.sessionmaker, semantics(), list(jobs), guarded_buckets=ctx.settings.guarded_buckets,
+                                   default_location=ctx.settings.default_location)  # fmt: skip
+    return {job_id: exc for raw_id, exc in failures.items() for job_id in jobs[raw_id]}

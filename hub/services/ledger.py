@@ -13,15 +13,15 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from hub import lineage
 from hub.domain.errors import KeyReused, WouldOverdraw
 from hub.domain.ledger import Movement, check_unique_keys, is_guarded, net_deltas
 from hub.storage import locks
 from hub.storage.models import Balance, MovementRow, utcnow
-from hub.storage.sql import insert
+from hub.storage.sql import core, dialect_of, insert_for, per_dialect
 
 
 LedgerListener = Callable[[AsyncSession, list[Movement], dict[str, int]], Awaitable[None]]
@@ -52,7 +52,7 @@ class MovementResult:
         }
 
 
-def _row_to_movement(row: MovementRow) -> Movement:
+def _row_to_movement(row: Any) -> Movement:
     from hub.domain.ledger import Account
 
     return Movement(
@@ -77,29 +77,26 @@ async def apply_movements(
     # the pipeline and the warehouse loop compare what a platform says with the ledger under these locks (a
     # WMS snapshot, say): a movement from anywhere else (the API, a job) must not land between the two reads
     await locks.lock(session, (f"sku:{m.sku}" for m in movements))
+    conn = await core(session)
+    dialect = dialect_of(session)
     wanted = {m.key: m for m in movements}
-    existing = await _existing(session, list(wanted))
+    existing = await _existing(conn, list(wanted))
     _refuse_reused_keys(wanted, existing)
 
     fresh = [m for k, m in sorted(wanted.items()) if k not in existing]
     inserted: dict[str, int] = {}
     if fresh:
-        inserted = await _insert_movements(session, fresh)
+        inserted = await _insert_movements(conn, dialect, fresh)
         raced = [m.key for m in fresh if m.key not in inserted]
         if raced:  # a concurrent request applied the same key first: it is a duplicate now
-            late = await _existing(session, raced)
+            late = await _existing(conn, raced)
             _refuse_reused_keys(wanted, late)
             existing.update(late)
-        await _apply_deltas(session, [m for m in fresh if m.key in inserted], guarded_buckets)
-        await lineage.record_many(
-            session,
-            [
-                (f"movement:{inserted[m.key]}", "movement", _label(m), m.parents, {"key": m.key})
-                for m in fresh
-                if m.key in inserted
-            ],
-        )
         applied = [m for m in fresh if m.key in inserted]
+        await _apply_deltas(conn, dialect, applied, guarded_buckets)
+        await lineage.record_many(
+            session, [(f"movement:{inserted[m.key]}", "movement", _label(m), m.parents, {"key": m.key}) for m in applied]
+        )
         for listener in LISTENERS:
             await listener(session, applied, inserted)
     results = []
@@ -107,7 +104,8 @@ async def apply_movements(
         if m.key in inserted:
             results.append(MovementResult(m.key, "applied", inserted[m.key], m))
         else:
-            results.append(MovementResult(m.key, "duplicate", existing[m.key].id, _row_to_movement(existing[m.key])))
+            row = existing[m.key]
+            results.append(MovementResult(m.key, "duplicate", row.id, _row_to_movement(row)))
     return results
 
 
@@ -115,14 +113,18 @@ def _label(m: Movement) -> str:
     return f"{m.kind} {m.qty} × {m.sku}: {m.source} → {m.target}"
 
 
-async def _existing(session: AsyncSession, keys: list[str]) -> dict[str, MovementRow]:
+_M = MovementRow.__table__
+_B = Balance.__table__
+_SELECT_EXISTING = select(_M).where(_M.c.key.in_(bindparam("keys", expanding=True)))
+
+
+async def _existing(conn: AsyncConnection, keys: list[str]) -> dict[str, Any]:
     if not keys:
         return {}
-    rows = (await session.execute(select(MovementRow).where(MovementRow.key.in_(keys)))).scalars().all()
-    return {r.key: r for r in rows}
+    return {r.key: r for r in (await conn.execute(_SELECT_EXISTING, {"keys": keys})).all()}
 
 
-def _refuse_reused_keys(wanted: dict[str, Movement], existing: dict[str, MovementRow]) -> None:
+def _refuse_reused_keys(wanted: dict[str, Movement], existing: dict[str, Any]) -> None:
     for key, row in existing.items():
         if not wanted[key].same_content(_row_to_movement(row)):
             raise KeyReused(
@@ -132,61 +134,73 @@ def _refuse_reused_keys(wanted: dict[str, Movement], existing: dict[str, Movemen
             )
 
 
-async def _insert_movements(session: AsyncSession, fresh: list[Movement]) -> dict[str, int]:
+@per_dialect
+def _insert_movement(dialect: str) -> Any:
+    return insert_for(dialect, _M).on_conflict_do_nothing(index_elements=["key"]).returning(_M.c.key, _M.c.id)
+
+
+async def _insert_movements(conn: AsyncConnection, dialect: str, fresh: list[Movement]) -> dict[str, int]:
     batch, now = uuid.uuid4().hex, utcnow()
-    rows = [
-        {
-            "key": m.key,
-            "kind": m.kind,
-            "sku": m.sku,
-            "qty": m.qty,
-            "from_account": str(m.source),
-            "to_account": str(m.target),
-            "batch": batch,
-            "created_at": now,
-        }
-        for m in fresh
-    ]
-    stmt = insert(session, MovementRow).values(rows).on_conflict_do_nothing(index_elements=["key"])
-    result = await session.execute(stmt.returning(MovementRow.key, MovementRow.id))
+    rows = [{"key": m.key, "kind": m.kind, "sku": m.sku, "qty": m.qty, "from_account": str(m.source),
+             "to_account": str(m.target), "batch": batch, "created_at": now} for m in fresh]  # fmt: skip
+    result = await conn.execute(_insert_movement(dialect), rows)
     return {key: id_ for key, id_ in result.all()}
 
 
-async def _apply_deltas(session: AsyncSession, applied: list[Movement], guarded_buckets: Sequence[str]) -> None:
+async def _apply_deltas(conn: AsyncConnection, dialect: str, applied: list[Movement], guarded_buckets: Sequence[str]) -> None:
     now = utcnow()
+    debits: list[tuple[str, str, int]] = []
     credits: list[dict[str, Any]] = []
     for (sku, account), delta in net_deltas(applied).items():
         if delta < 0 and is_guarded(account, guarded_buckets):
-            await _debit_guarded(session, sku, account, -delta, now)
+            debits.append((sku, account, -delta))
         else:
             credits.append({"sku": sku, "account": account, "qty": delta, "version": 1, "updated_at": now})
+    if debits:
+        await _debit_guarded(conn, dialect, debits, now)
     if credits:
-        await _upsert(session, credits)
+        await conn.execute(_upsert_balance(dialect), credits)  # rows arrive sorted: no deadlock between batches
 
 
-async def _debit_guarded(session: AsyncSession, sku: str, account: str, qty: int, now: Any) -> None:
-    stmt = (
-        update(Balance)
-        .where(Balance.sku == sku, Balance.account == account, Balance.qty >= qty)
-        .values(qty=Balance.qty - qty, version=Balance.version + 1, updated_at=now)
-        .returning(Balance.qty)
-    )
-    if (await session.execute(stmt)).first() is None:
-        held = await session.scalar(select(Balance.qty).where(Balance.sku == sku, Balance.account == account))
+_DEBIT_MANY = text("""
+    UPDATE balances AS b SET qty = b.qty - d.n, version = b.version + 1, updated_at = :now
+    FROM unnest(CAST(:skus AS varchar[]), CAST(:accounts AS varchar[]), CAST(:ns AS bigint[])) AS d(sku, account, n)
+    WHERE b.sku = d.sku AND b.account = d.account AND b.qty >= d.n
+    RETURNING b.sku, b.account""")
+_DEBIT_ONE = (update(_B).where(_B.c.sku == bindparam("s"), _B.c.account == bindparam("a"), _B.c.qty >= bindparam("n"))
+              .values(qty=_B.c.qty - bindparam("n"), version=_B.c.version + 1, updated_at=bindparam("now"))
+              .returning(_B.c.qty))  # fmt: skip
+_HELD = select(_B.c.qty).where(_B.c.sku == bindparam("s"), _B.c.account == bindparam("a"))
+
+
+async def _debit_guarded(conn: AsyncConnection, dialect: str, debits: list[tuple[str, str, int]], now: Any) -> None:
+    """Take every debit of a guarded bucket, each only if the bucket holds enough (checked by the database
+    against the newest committed row); the first one short raises :class:`WouldOverdraw`."""
+    if dialect == "postgresql" and len(debits) > 1:
+        done = {(r[0], r[1]) for r in (await conn.execute(_DEBIT_MANY, {
+            "now": now, "skus": [d[0] for d in debits], "accounts": [d[1] for d in debits],
+            "ns": [d[2] for d in debits]})).all()}  # fmt: skip
+        short = [d for d in debits if (d[0], d[1]) not in done]
+    else:
+        short = [d for d in debits
+                 if (await conn.execute(_DEBIT_ONE, {"s": d[0], "a": d[1], "n": d[2], "now": now})).first() is None]  # fmt: skip
+    if short:
+        sku, account, qty = short[0]
+        held = (await conn.execute(_HELD, {"s": sku, "a": account})).scalar()
         raise WouldOverdraw(sku, account, held or 0, qty)
 
 
-async def _upsert(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """One multi-row upsert for every unguarded change of the batch (rows arrive sorted)."""
-    stmt = insert(session, Balance).values(rows)
-    stmt = stmt.on_conflict_do_update(
+@per_dialect
+def _upsert_balance(dialect: str) -> Any:
+    """One statement for every unguarded change of the batch (sent as one executemany)."""
+    stmt = insert_for(dialect, _B)
+    return stmt.on_conflict_do_update(
         index_elements=["sku", "account"],
-        set_={"qty": Balance.qty + stmt.excluded.qty, "version": Balance.version + 1,
-              "updated_at": stmt.excluded.updated_at},
-    )  # fmt: skip
-    await session.execute(stmt)
+        set_={"qty": _B.c.qty + stmt.excluded.qty, "version": _B.c.version + 1, "updated_at": stmt.excluded.updated_at},
+    )
 
 
 async def balances(session: AsyncSession, sku: str) -> list[Balance]:
     stmt = select(Balance).where(Balance.sku == sku).order_by(Balance.account)
-    return list((await session.execute(stmt)).scalars().all())
+    # populate_existing: the ledger changes balances with Core statements, which the identity map does not see
+    return list((await session.execute(stmt.execution_options(populate_existing=True))).scalars().all())

@@ -65,8 +65,9 @@ async def process(
     result = sem.mappings.apply(kind, raw.topic, payload, raw_event_id=raw.id, received_at=raw.received_at,
                                 source=raw.source)  # fmt: skip
     result = enrich.resolve_skus(source, result)  # platform ids → the source's listed skus
-    if enrich.wants_detail(kind, raw, result):  # an order without lines: fetch its detail, outside this transaction
-        await enrich.request(session, raw.id)
+    held = await reservations.orders_held(session, raw.source, sorted(enrich.orders_to_look_up(result)))
+    if enrich.needs_fetch(kind, raw, result, held):  # an order without lines: fetch its detail, outside this transaction
+        await enrich.request(session, [raw.id])
     if result.unmapped:
         return await _finish(session, raw, Outcome("unmapped", errors=list(result.errors)))
     outcome = Outcome("processed", errors=list(result.errors))
@@ -99,8 +100,7 @@ async def process(
     for sku in sorted({r.sku for r in rows} | {s for s in _order_skus(result.orders)}):
         changed = {(r.source, r.stock_type, r.location) for r in rows if r.sku == sku}
         wanted = view_service.affected(sem, changed) if not outcome.decisions and not result.orders else None
-        written = await view_service.recompute(session, sem, sku, wanted)
-        outcome.views += [v.id for v in written]
+        outcome.views += await view_service.recompute(session, sem, sku, wanted)
     if result.errors and not (outcome.observations or result.orders or result.deltas):
         outcome.status = "failed"
     return await _finish(session, raw, outcome)

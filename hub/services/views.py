@@ -7,14 +7,14 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub import lineage
 from hub.semantics import Semantics
 from hub.services import observations as obs_store
-from hub.services.ledger import balances
-from hub.storage.models import MovementRow, ObservationRow, ViewValue, utcnow
+from hub.storage.models import Balance, MovementRow, ViewValue, utcnow
+from hub.storage.sql import core
 from semantic_layer.formula import Ref
 from semantic_layer.views import ViewDefinition
 
@@ -24,7 +24,7 @@ Number = int | Decimal
 class _Resolver:
     """Answers references for one sku and remembers which records each answer came from."""
 
-    def __init__(self, cells: list[ObservationRow], ledger: dict[tuple[str, str], int], last_movement: int | None):
+    def __init__(self, cells: list[Any], ledger: dict[tuple[str, str], int], last_movement: int | None):
         self.cells, self.ledger, self.last_movement = cells, ledger, last_movement
         self.parents: list[str] = []
 
@@ -41,58 +41,82 @@ class _Resolver:
         return sum(r.quantity for r in rows) if rows else None
 
 
-async def _inputs(session: AsyncSession, sku: str) -> tuple[list[ObservationRow], dict[tuple[str, str], int], int | None]:
-    """Everything a view of ``sku`` may read, fetched once: the cube's latest cells, balances, last movement."""
-    cells = await obs_store.latest_cells(session, sku)
-    ledger: dict[tuple[str, str], int] = {}
-    for b in await balances(session, sku):
-        loc, _, bucket = b.account.partition("/")
+_Inputs = tuple[list[Any], dict[tuple[str, str], int], int | None]
+_B, _M, _V = Balance.__table__, MovementRow.__table__, ViewValue.__table__
+_BALANCES = select(_B.c.sku, _B.c.account, _B.c.qty).where(_B.c.sku.in_(bindparam("skus", expanding=True)))
+_LAST_MOVEMENT = (select(_M.c.sku, func.max(_M.c.id)).where(_M.c.sku.in_(bindparam("skus", expanding=True)))
+                  .group_by(_M.c.sku))  # fmt: skip
+_LATEST_VALUES = select(_V).where(_V.c.id.in_(
+    select(func.max(_V.c.id)).where(_V.c.sku.in_(bindparam("skus", expanding=True)),
+                                    _V.c.view.in_(bindparam("views", expanding=True)))
+    .group_by(_V.c.view, _V.c.sku).scalar_subquery()))  # fmt: skip
+_INSERT_VALUES = insert(_V).returning(_V.c.id, sort_by_parameter_order=True)
+
+
+async def _inputs(session: AsyncSession, skus: list[str]) -> dict[str, _Inputs]:
+    """Everything a view of each sku may read, fetched once for all of them: the cube's latest cells,
+    balances, the last movement."""
+    cells = await obs_store.latest_cells_of(session, skus)
+    conn = await core(session)
+    ledger: dict[str, dict[tuple[str, str], int]] = {sku: {} for sku in skus}
+    for sku, account, qty in (await conn.execute(_BALANCES, {"skus": skus})).all():
+        loc, _, bucket = account.partition("/")
         if bucket:
-            ledger[(bucket, loc)] = b.qty
-    last = await session.scalar(select(func.max(MovementRow.id)).where(MovementRow.sku == sku))
-    return cells, ledger, last
+            ledger[sku][(bucket, loc)] = qty
+    last = dict((await conn.execute(_LAST_MOVEMENT, {"skus": skus})).all())
+    return {sku: (cells.get(sku, []), ledger[sku], last.get(sku)) for sku in skus}
 
 
 async def evaluate(session: AsyncSession, view: ViewDefinition, sku: str) -> tuple[Any, _Resolver]:
-    resolver = _Resolver(*await _inputs(session, sku))
+    resolver = _Resolver(*(await _inputs(session, [sku]))[sku])
     return view.evaluate(resolver), resolver
 
 
 async def recompute(
     session: AsyncSession, sem: Semantics, sku: str, views: Iterable[ViewDefinition] | None = None
-) -> list[ViewValue]:
-    """Evaluate ``views`` (default: all) for ``sku``; store a new value only when value or inputs changed."""
-    wanted = list(views if views is not None else sem.views.views.values())
-    if not wanted:
+) -> list[int]:
+    """Evaluate ``views`` (default: all) for ``sku``; store a new value only when value or inputs changed.
+    Returns the ids of the values written."""
+    return await recompute_many(session, sem, {sku: views})
+
+
+async def recompute_many(
+    session: AsyncSession, sem: Semantics, wanted: dict[str, Iterable[ViewDefinition] | None]
+) -> list[int]:
+    """:func:`recompute` for several skus (sku → its views, None for all), reading and writing once."""
+    todo = {sku: list(views if views is not None else sem.views.views.values()) for sku, views in wanted.items()}
+    todo = {sku: views for sku, views in todo.items() if views}
+    if not todo:
         return []
-    data = await _inputs(session, sku)
-    latest_by_view = await _latest_values(session, sku, [v.name for v in wanted])
-    written, nodes = [], []
-    for view in wanted:
-        resolver = _Resolver(*data)
-        result = view.evaluate(resolver)
-        inputs = {k: (str(v) if v is not None else None) for k, v in sorted(result.inputs.items())}
-        value = str(result.value)
-        latest = latest_by_view.get(view.name)
-        if latest is not None and latest.value == value and latest.inputs == inputs and latest.version == str(view.version):
-            continue
-        row = ViewValue(view=view.name, version=str(view.version), sku=sku, value=value, inputs=inputs, computed_at=utcnow())
-        session.add(row)
-        await session.flush()
+    skus = sorted(todo)
+    data = await _inputs(session, skus)
+    conn = await core(session)
+    names = sorted({v.name for views in todo.values() for v in views})
+    latest = {(r.sku, r.view): r for r in (await conn.execute(_LATEST_VALUES, {"skus": skus, "views": names})).all()}
+    now = utcnow()
+    rows, nodes = [], []
+    for sku in skus:
+        for view in todo[sku]:
+            resolver = _Resolver(*data[sku])
+            result = view.evaluate(resolver)
+            inputs = {k: (str(v) if v is not None else None) for k, v in sorted(result.inputs.items())}
+            value, before = str(result.value), latest.get((sku, view.name))
+            if before is not None and before.value == value and before.inputs == inputs and before.version == str(view.version):
+                continue
+            rows.append({"view": view.name, "version": str(view.version), "sku": sku, "value": value,
+                         "inputs": inputs, "computed_at": now})  # fmt: skip
+            nodes.append((view, sku, value, inputs, tuple(dict.fromkeys(resolver.parents))))
+    if not rows:
+        return []
+    ids = [int(r[0]) for r in (await conn.execute(_INSERT_VALUES, rows)).all()]
+    lineage_nodes = []
+    for id_, (view, sku, value, inputs, parents) in zip(ids, nodes, strict=True):
         view_node = f"viewdef:{view.name}@{view.version}"
-        nodes.append((view_node, "view_definition", f"{view.name} v{view.version}: {view.formula.text}", (), {}))
-        nodes.append((f"view:{row.id}", "view_value", f"{view.name}({sku}) = {value}",
-                      (*dict.fromkeys(resolver.parents), view_node), {"inputs": inputs}))  # fmt: skip
-        written.append(row)
-    await lineage.record_many(session, nodes)
-    return written
-
-
-async def _latest_values(session: AsyncSession, sku: str, names: list[str]) -> dict[str, ViewValue]:
-    sub = (select(ViewValue.view, func.max(ViewValue.id).label("id"))
-           .where(ViewValue.sku == sku, ViewValue.view.in_(names)).group_by(ViewValue.view).subquery())  # fmt: skip
-    rows = (await session.execute(select(ViewValue).join(sub, sub.c.id == ViewValue.id))).scalars().all()
-    return {r.view: r for r in rows}
+        lineage_nodes.append((view_node, "view_definition", f"{view.name} v{view.version}: {view.formula.text}", (), {}))
+        lineage_nodes.append((f"view:{id_}", "view_value", f"{view.name}({sku}) = {value}", (*parents, view_node),
+                              {"inputs": inputs}))  # fmt: skip
+    await lineage.record_many(session, lineage_nodes)
+    return ids
 
 
 def affected(sem: Semantics, changes: Iterable[tuple[str, str, str]]) -> list[ViewDefinition]:

@@ -12,18 +12,26 @@ from collections.abc import Iterable
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.storage.sql import core, dialect_of
+
 
 def lock_id(name: str) -> int:
     return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
 
 
+_LOCK_ONE = text("SELECT pg_advisory_xact_lock(:k)")
+_LOCK_MANY = text("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:ks AS bigint[])) AS k")
+
+
 async def lock(session: AsyncSession, names: Iterable[str]) -> None:
     """Block until this transaction holds the lock for every name (released at commit or rollback)."""
-    if session.bind is not None and session.bind.dialect.name == "sqlite":
+    if dialect_of(session) == "sqlite":
         return
     keys = [lock_id(name) for name in sorted(set(names))]
+    if not keys:
+        return
+    conn = await core(session)
     if len(keys) == 1:
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": keys[0]})
-    elif keys:  # one round trip; unnest yields (and so locks) in the sorted order given
-        await session.execute(text("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:ks AS bigint[])) AS k"),
-                              {"ks": keys})  # fmt: skip
+        await conn.execute(_LOCK_ONE, {"k": keys[0]})
+    else:  # one round trip; unnest yields (and so locks) in the sorted order given
+        await conn.execute(_LOCK_MANY, {"ks": keys})

@@ -12,28 +12,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from connectors.base import Capability, ConflictError, Connector, PermanentError, RateLimited, TransientError
-from hub import lineage
-from hub.channels import connector_of, live_source
+from hub.channels import connector_of, enabled_sources, live_source
 from hub.domain.ledger import Movement
 from hub.jobs import outbox
+from hub.jobs.outbox import NewJob
 from hub.jobs.executor import RetryLater
 from hub.jobs.registry import BatchItem, JobContext, job
-from hub.metrics import PUSH_ERRORS, PUSH_LATENCY
+from hub.metrics import PUSH_ERRORS
 from hub.services import ledger
 from hub.storage import locks
 from hub.storage.models import Balance, Source, utcnow
 from hub.storage.models_sync import ListingState, Push
+from hub.storage.sql import core
+from hub.sync import records
 from hub.sync.publish import PublishRule, Target, sellable
+from hub.sync.records import Outcome, Plan, Written
 
 log = logging.getLogger("zhongshu.sync")
 PUSH_JOB = "sync.push"
@@ -41,67 +44,76 @@ ZERO_LANE, NORMAL_LANE = 0, 100
 _local_locks: dict[tuple[int, str, str], asyncio.Lock] = {}  # per event loop (locks belong to one loop)
 
 
-async def listings_of(session: AsyncSession, sku: str) -> list[Source]:
-    sources = (await session.execute(select(Source).where(Source.enabled.is_(True)))).scalars().all()
-    return [s for s in sources if sku in (s.listings or {})]
-
-
-async def listing_sources(session: AsyncSession, sku: str) -> list[str]:
-    """Names of the enabled sources that list ``sku``. On PostgreSQL the database tests the key, so the
-    listings (thousands of entries per shop) are not shipped and decoded once per ledger change."""
-    if _is_postgres(session):
-        has_sku = text("sources.listings -> :sku IS NOT NULL").bindparams(sku=sku)
-        return list((await session.execute(select(Source.name).where(Source.enabled.is_(True), has_sku))).scalars().all())
-    return [s.name for s in await listings_of(session, sku)]
-
-
-def _is_postgres(session: AsyncSession) -> bool:
-    return session.bind is not None and session.bind.dialect.name == "postgresql"
+async def listing_sources(session: AsyncSession, skus: Sequence[str]) -> dict[str, list[str]]:
+    """sku → names of the enabled sources that list it (skus no source lists are left out). Source rows
+    come from the per-process cache, so thousands of listings are not shipped and decoded per change."""
+    sources = await enabled_sources(session)
+    out: dict[str, list[str]] = {}
+    for sku in skus:
+        names = [s.name for s in sources if sku in (s.listings or {})]
+        if names:
+            out[sku] = names
+    return out
 
 
 async def free_by_location(session: AsyncSession, sku: str) -> dict[str, int]:
     return (await free_by_locations(session, [sku])).get(sku, {})
 
 
-async def free_by_locations(session: AsyncSession, skus: list[str]) -> dict[str, dict[str, int]]:
+_B = Balance.__table__
+_FREE = select(_B.c.sku, _B.c.account, _B.c.qty).where(_B.c.sku.in_(bindparam("skus", expanding=True)),
+                                                       _B.c.account.like("%/free"))  # fmt: skip
+
+
+async def free_by_locations(session: AsyncSession, skus: Sequence[str]) -> dict[str, dict[str, int]]:
     """Free stock per location of each sku, in one query."""
-    rows = (await session.execute(select(Balance.sku, Balance.account, Balance.qty).where(
-        Balance.sku.in_(skus), Balance.account.like("%/free")))).all()  # fmt: skip
     out: dict[str, dict[str, int]] = {}
-    for sku, account, qty in rows:
+    if not skus:
+        return out
+    conn = await core(session)
+    for sku, account, qty in (await conn.execute(_FREE, {"skus": list(skus)})).all():
         out.setdefault(sku, {})[account.rsplit("/", 1)[0]] = qty
     return out
 
 
 async def on_ledger_change(session: AsyncSession, applied: list[Movement], ids: dict[str, int]) -> None:
     """Enqueue a push for every listing of every sku the batch touched; zero stock goes first."""
-    by_sku: dict[str, int] = {}
-    for m in applied:
-        by_sku[m.sku] = ids[m.key]
-    for sku, movement_id in sorted(by_sku.items()):
-        await enqueue_pushes(session, sku, cause=f"movement:{movement_id}")
+    causes = {m.sku: f"movement:{ids[m.key]}" for m in applied}  # the sku's last movement of the batch
+    await enqueue_pushes(session, causes)
 
 
-async def enqueue_pushes(session: AsyncSession, sku: str, *, cause: str, force: bool = False) -> None:
-    names = await listing_sources(session, sku)
-    if not names:
+async def enqueue_pushes(session: AsyncSession, causes: dict[str, str], *, force: bool = False) -> None:
+    """One coalescing push job per (listing source, sku) of ``causes`` (sku → what changed it), in the
+    caller's transaction; a sku with no free stock left anywhere goes in the zero lane."""
+    listed = await listing_sources(session, sorted(causes))
+    if not listed:
         return
-    lane = ZERO_LANE if sum((await free_by_location(session, sku)).values()) <= 0 else NORMAL_LANE
+    free = await free_by_locations(session, list(listed))
     changed_at = utcnow().isoformat()
-    for name in names:
-        await outbox.enqueue(session, PUSH_JOB, f"push:{name}:{sku}",
-                             {"source": name, "sku": sku, "cause": cause, "changed_at": changed_at,
-                              "force": force}, priority=lane)  # fmt: skip
+    jobs = [NewJob(PUSH_JOB, f"push:{name}:{sku}", {"source": name, "sku": sku, "cause": causes[sku],
+                                                    "changed_at": changed_at, "force": force},
+                   priority=ZERO_LANE if sum(free.get(sku, {}).values()) <= 0 else NORMAL_LANE)
+            for sku, names in listed.items() for name in names]  # fmt: skip
+    await outbox.enqueue_many(session, jobs)
 
 
 ledger.LISTENERS.append(on_ledger_change)
 
+_L = ListingState.__table__
+_NOTE = (update(_L).where(_L.c.source == bindparam("s"), _L.c.sku == bindparam("k"), _L.c.expected.is_not(None))
+         .values(expected=_L.c.expected + bindparam("d")))  # fmt: skip
+
+
+async def note_channel_orders(session: AsyncSession, changes: dict[tuple[str, str], int]) -> None:
+    """The channels themselves took (delta < 0) or gave back (delta > 0) units of (source, sku): they
+    already show the change."""
+    rows = [{"s": source, "k": sku, "d": delta} for (source, sku), delta in sorted(changes.items()) if delta]
+    if rows:
+        await (await core(session)).execute(_NOTE, rows)
+
 
 async def note_channel_order(session: AsyncSession, source: str, sku: str, delta: int) -> None:
-    """The channel itself took (delta < 0) or gave back (delta > 0) units: it already shows the change."""
-    await session.execute(update(ListingState).where(ListingState.source == source, ListingState.sku == sku,
-                                                     ListingState.expected.is_not(None))
-                          .values(expected=ListingState.expected + delta))  # fmt: skip
+    await note_channel_orders(session, {(source, sku): delta})
 
 
 @dataclass
@@ -145,8 +157,8 @@ async def push(ctx: JobContext, items: list[BatchItem]) -> dict[int, BaseExcepti
                 plans, failures = await _plans(ctx, session, source, wants)
             outcomes = await _send_all(plans, {sku: f"{source}:{sku}:{wants[sku].cause}" for sku in plans})
             async with ctx.sessionmaker() as session, session.begin():
-                for sku, plan in plans.items():
-                    await _record(session, plan, outcomes[sku], wants[sku].cause, wants[sku].changed_at)
+                await records.record(session, [Written(plan, outcomes[sku], wants[sku].cause, wants[sku].changed_at)
+                                               for sku, plan in plans.items()])  # fmt: skip
     else:
         plans, failures, outcomes = await _push_locked(ctx, source, wants)
     for sku, outcome in outcomes.items():
@@ -178,39 +190,29 @@ async def shop_lock(ctx: JobContext, source: str) -> AsyncIterator[AsyncConnecti
                 await conn.commit()
 
 
-async def _push_locked(ctx: JobContext, source: str, wants: dict[str, _Want]) -> tuple[dict[str, _Plan], dict[str, BaseException], dict[str, _Outcome]]:  # fmt: skip
+async def _push_locked(ctx: JobContext, source: str, wants: dict[str, _Want]) -> tuple[dict[str, Plan], dict[str, BaseException], dict[str, Outcome]]:  # fmt: skip
     async with shop_lock(ctx, source) as conn, ctx.sessionmaker(bind=conn) as session:
         await _replay_unfinished(ctx, session, source)
         plans, failures = await _plans(ctx, session, source, wants)
-        intents = {sku: await _announce(session, plan, wants[sku].cause, wants[sku].changed_at)
-                   for sku, plan in plans.items()}  # fmt: skip
+        ids = await records.announce(session, [(plan, wants[sku].cause, wants[sku].changed_at)
+                                               for sku, plan in plans.items()])  # fmt: skip
+        intents = dict(zip(plans, ids, strict=True))
         await session.commit()
-        outcomes = await _send_all(plans, {sku: f"{source}:{sku}:push{row.id}" for sku, row in intents.items()})
-        for sku, plan in plans.items():
-            await _record(session, plan, outcomes[sku], wants[sku].cause, wants[sku].changed_at, row=intents[sku])
+        outcomes = await _send_all(plans, {sku: f"{source}:{sku}:push{push_id}" for sku, push_id in intents.items()})
+        await records.record(session, [Written(plan, outcomes[sku], wants[sku].cause, wants[sku].changed_at,
+                                               intents[sku]) for sku, plan in plans.items()])  # fmt: skip
         await session.commit()
     return plans, failures, outcomes
 
 
-async def _send_all(plans: dict[str, _Plan], keys: dict[str, str], *, concurrency: int = 16) -> dict[str, _Outcome]:
+async def _send_all(plans: dict[str, Plan], keys: dict[str, str], *, concurrency: int = 16) -> dict[str, Outcome]:
     gate = asyncio.Semaphore(concurrency)
 
-    async def one(sku: str) -> tuple[str, _Outcome]:
+    async def one(sku: str) -> tuple[str, Outcome]:
         async with gate:
             return sku, await _send(plans[sku], keys[sku])
 
     return dict(await asyncio.gather(*(one(sku) for sku in plans)))
-
-
-async def _announce(session: AsyncSession, plan: _Plan, cause: str, changed_at: str | None) -> Push:
-    started = utcnow()
-    row = Push(source=plan.name, sku=plan.sku, target=plan.target.value, mode=plan.mode, sent=plan.sent,
-               expected_before=plan.expected, status="sending", response="", explanation=plan.target.explain(),
-               caused_by=cause, changed_at=datetime.fromisoformat(changed_at) if changed_at else started,
-               started_at=started)  # fmt: skip
-    session.add(row)
-    await session.flush()
-    return row
 
 
 async def _replay_unfinished(ctx: JobContext, session: AsyncSession, name: str) -> None:
@@ -231,40 +233,22 @@ async def _replay_unfinished(ctx: JobContext, session: AsyncSession, name: str) 
             row.status, row.finished_at, row.response = "unconfirmed", utcnow(), "worker lost before the answer"
             continue
         connector = connector_of(ctx.settings, src)
-        target = Target(row.target, [])
-        plan = _Plan(name, sku, connector, target, row.expected_before, row.mode, row.sent)
+        plan = Plan(name, sku, connector, Target(row.target, []), row.expected_before, row.mode, row.sent)
         row.attempts += 1
         outcome = await _send(plan, f"{name}:{sku}:push{row.id}", started=row.started_at)
-        await _record(session, plan, outcome, row.caused_by, row.changed_at.isoformat() if row.changed_at else None,
-                      row=row)  # fmt: skip
+        await records.record(session, [Written(plan, outcome, row.caused_by,
+                                               row.changed_at.isoformat() if row.changed_at else None, row.id)])  # fmt: skip
         await session.commit()
-        _raise_for(outcome)
-
-
-class _Plan:
-    __slots__ = ("name", "sku", "connector", "target", "expected", "mode", "sent")
-
-    def __init__(self, name: str, sku: str, connector: Connector, target: Target, expected: int | None,
-                 mode: str, sent: int) -> None:  # fmt: skip
-        self.name, self.sku, self.connector, self.target = name, sku, connector, target
-        self.expected, self.mode, self.sent = expected, mode, sent
-
-
-class _Outcome:
-    __slots__ = ("status", "result", "mode", "sent", "error", "retry_after", "started")
-
-    def __init__(self, status: str, started: datetime, *, result: Any = None, mode: str = "", sent: int = 0,
-                 error: str = "", retry_after: float | None = None) -> None:  # fmt: skip
-        self.status, self.started, self.result, self.mode, self.sent = status, started, result, mode, sent
-        self.error, self.retry_after = error, retry_after
+        if outcome.status == "failed":
+            raise RetryLater(outcome.retry_after or 0.5, f"transient: {outcome.error}")
 
 
 async def _plans(ctx: JobContext, session: AsyncSession, name: str,
-                 wants: dict[str, _Want]) -> tuple[dict[str, _Plan], dict[str, BaseException]]:  # fmt: skip
+                 wants: dict[str, _Want]) -> tuple[dict[str, Plan], dict[str, BaseException]]:  # fmt: skip
     """What to send per listing, from the latest state (read in three queries for the whole batch); a
     listing whose channel already shows its target is left out, an increase still settling fails with
     :class:`RetryLater`."""
-    plans: dict[str, _Plan] = {}
+    plans: dict[str, Plan] = {}
     waiting: dict[str, BaseException] = {}
     src, connector = await live_source(session, ctx.settings, name)
     if src is None or connector is None or not src.enabled:
@@ -288,28 +272,23 @@ async def _plans(ctx: JobContext, session: AsyncSession, name: str,
             if waited < rule.settle_seconds:  # an increase on an absolute-only platform waits for in-flight orders
                 waiting[sku] = RetryLater(rule.settle_seconds - waited, "increase waits its settle time")
                 continue
-        plans[sku] = _Plan(name, sku, connector, target, expected, mode, sent)
+        plans[sku] = Plan(name, sku, connector, target, expected, mode, sent)
     return plans, waiting
 
 
-async def _send(plan: _Plan, key: str, *, started: datetime | None = None) -> _Outcome:
+async def _send(plan: Plan, key: str, *, started: datetime | None = None) -> Outcome:
     started = started or utcnow()
     try:
         result, mode, sent = await _write(plan.connector, plan.sku, plan.mode, plan.sent, plan.expected,
                                           plan.target.value, key=key)  # fmt: skip
     except (TransientError, RateLimited) as exc:
         PUSH_ERRORS.labels(source=plan.name, kind="transient").inc()
-        return _Outcome("failed", started, mode=plan.mode, sent=plan.sent, error=str(exc),
-                        retry_after=getattr(exc, "retry_after", None) or 0.5)  # fmt: skip
+        return Outcome("failed", started, mode=plan.mode, sent=plan.sent, error=str(exc),
+                       retry_after=getattr(exc, "retry_after", None) or 0.5)  # fmt: skip
     except PermanentError as exc:
         PUSH_ERRORS.labels(source=plan.name, kind="permanent").inc()
-        return _Outcome("dead", started, mode=plan.mode, sent=plan.sent, error=str(exc))
-    return _Outcome("ok", started, result=result, mode=mode, sent=sent)
-
-
-def _raise_for(outcome: _Outcome) -> None:
-    if outcome.status == "failed":
-        raise RetryLater(outcome.retry_after or 0.5, f"transient: {outcome.error}")
+        return Outcome("dead", started, mode=plan.mode, sent=plan.sent, error=str(exc))
+    return Outcome("ok", started, result=result, mode=mode, sent=sent)
 
 
 def _mode(connector: Connector, expected: int | None, target: int) -> tuple[str, int]:
@@ -337,61 +316,6 @@ async def _write(connector: Connector, sku: str, mode: str, sent: int, expected:
             result = await connector.write_stock(sku, value, compare_to=platform, idempotency_key=key + ":re")
             return result, "cas", value
     return await connector.write_stock(sku, target, idempotency_key=key), "absolute", target
-
-
-async def _record(session: AsyncSession, plan: _Plan, outcome: _Outcome, cause: str, changed_at: str | None, *,
-                  row: Push | None = None) -> None:  # fmt: skip
-    name, sku, target, status = plan.name, plan.sku, plan.target, outcome.status
-    finished = utcnow()
-    since = datetime.fromisoformat(changed_at) if changed_at else outcome.started
-    latency = (finished - since).total_seconds() * 1000
-    platform_after = outcome.result.quantity if status == "ok" else None
-    if status == "failed" and row is not None and outcome.mode != "absolute" and plan.expected is not None:
-        # A timeout or 5xx does not say the platform did not apply it (a gateway may answer 503 after the
-        # shop committed). A new delta planned from the old ``expected`` would then count it twice: the row
-        # stays an unconfirmed write, replayed with the same key before anything else is sent to this shop.
-        status = "sending"
-    if row is None:
-        row = Push(source=name, sku=sku, target=target.value, expected_before=plan.expected,
-                   explanation=target.explain(), caused_by=cause, changed_at=since, started_at=outcome.started)  # fmt: skip
-        session.add(row)
-    row.mode, row.sent, row.platform_after, row.status = outcome.mode, outcome.sent, platform_after, status
-    response = f"unconfirmed, will be replayed with its key: {outcome.error}" if status == "sending" else outcome.error
-    row.response, row.finished_at, row.latency_ms = response[:2000], finished, latency
-    await session.flush()
-    await lineage.record(session, f"push:{row.id}", kind="push", parents=[cause] if cause else [],
-                         label=f"{status}: {name} {sku} → {target.value} ({outcome.mode} {outcome.sent})",
-                         data={"explanation": target.explain()})  # fmt: skip
-    if status == "ok":
-        if plan.expected is not None and outcome.mode != "absolute":
-            # A delta or compare-and-set moved the platform by (target - expected_before). Orders imported
-            # meanwhile have already moved ``expected`` (note_channel_order): add to it, never overwrite it,
-            # or a sale imported during the push is deducted twice.
-            await session.execute(update(ListingState).where(ListingState.source == name, ListingState.sku == sku)
-                                  .values(expected=ListingState.expected + (target.value - plan.expected),
-                                          last_target=target.value, last_push_id=row.id, pushed_at=finished))  # fmt: skip
-            PUSH_LATENCY.labels(source=name).observe(latency / 1000)
-            return
-        state = await session.get(ListingState, (name, sku), populate_existing=True)
-        if state is None:
-            session.add(ListingState(source=name, sku=sku, expected=target.value, last_target=target.value,
-                                     last_push_id=row.id, pushed_at=finished))  # fmt: skip
-        else:
-            state.expected, state.last_target, state.last_push_id, state.pushed_at = (
-                target.value, target.value, row.id, finished)
-        PUSH_LATENCY.labels(source=name).observe(latency / 1000)
-    if status == "dead":
-        await _emit_failure(session, row)
-
-
-async def _emit_failure(session: AsyncSession, row: Push) -> None:
-    try:
-        from hub.outbound import emit
-    except ImportError:  # outbound webhooks not installed
-        return
-    await emit(session, "sync.failed", {"source": row.source, "sku": row.sku, "target": row.target,
-                                        "error": row.response, "push_id": row.id},
-               sku=row.sku, shop=row.source, parents=[f"push:{row.id}"])  # fmt: skip
 
 
 async def retry_dead(session: AsyncSession, push_id: int) -> None:

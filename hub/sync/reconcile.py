@@ -78,7 +78,7 @@ async def reconcile_source(ctx: JobContext, source: Source) -> dict[str, int]:
                 if busy is not None or not confirmed:
                     continue  # reported; corrected by the next run if it persists
                 state.expected = int(platform[sku])  # what the platform really holds now
-                await enqueue_pushes(session, sku, cause=f"reconcile:{source.name}:{sku}", force=True)
+                await enqueue_pushes(session, {sku: f"reconcile:{source.name}:{sku}"}, force=True)
     DRIFT.labels(source=source.name).set(len(drift))
     return drift
 

@@ -214,7 +214,7 @@ async def _gave_back_shipped(session: AsyncSession, do: DeliveryOrder, line: Del
     ship = await session.scalar(select(MovementRow.id).where(MovementRow.key.like(f"do:{do.code}:%#ship%"),
                                                             MovementRow.sku == line.sku)
                                 .order_by(MovementRow.id.desc()).limit(1))  # fmt: skip
-    await enqueue_pushes(session, line.sku, cause=f"movement:{ship}" if ship else f"delivery:{do.code}")
+    await enqueue_pushes(session, {line.sku: f"movement:{ship}" if ship else f"delivery:{do.code}"})
 
 
 async def lines_of(session: AsyncSession, code: str) -> list[DeliveryLine]:

@@ -89,7 +89,7 @@ class SyncController(Controller):
             raise InvalidRequest(f"shares of {sku} across shops add up to {sum(shares.values())}: more than exists "
                                  f"({', '.join(f'{k} {v}' for k, v in sorted(shares.items()))})", field="share")  # fmt: skip
         source.listings = {**(source.listings or {}), sku: data}
-        await engine.enqueue_pushes(uow.session, sku, cause=f"listing:{name}:{sku}")
+        await engine.enqueue_pushes(uow.session, {sku: f"listing:{name}:{sku}"})
         await uow.commit()
         return {"source": name, "sku": sku, "listing": data}
 

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 
 from hub.settings import Settings
 from hub.storage.engine import make_engine, make_sessionmaker
-from hub.storage.models import RawEvent, Source
+from hub.storage.models import Job, RawEvent, Source
 from tests.support.hubserver import HubServer
 
 T = TypeVar("T")
@@ -40,8 +40,10 @@ def tag() -> str:
     return uuid.uuid4().hex[:8]
 
 
-async def wait_for(probe: Callable[[], Awaitable[T]], what: str, timeout: float = WAIT) -> T:
-    """Poll ``probe`` until it returns something truthy; fail naming ``what`` (and the last value)."""
+async def wait_for(probe: Callable[[], Awaitable[T]], what: str, timeout: float = WAIT,
+                   describe: Callable[[], Awaitable[str]] | None = None) -> T:  # fmt: skip
+    """Poll ``probe`` until it returns something truthy; fail naming ``what`` (and the last value, and
+    what ``describe`` says of the state then)."""
     deadline = asyncio.get_running_loop().time() + timeout
     last: Any = None
     while asyncio.get_running_loop().time() < deadline:
@@ -49,7 +51,8 @@ async def wait_for(probe: Callable[[], Awaitable[T]], what: str, timeout: float 
         if last:
             return last
         await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}; last seen: {last!r}")
+    state = f"\n{await describe()}" if describe is not None else ""
+    raise AssertionError(f"timed out waiting for {what}; last seen: {last!r}{state}")
 
 
 class Channel:
@@ -98,6 +101,20 @@ class Channel:
         async with self.sessionmaker() as session:
             rows = await session.execute(select(RawEvent).where(RawEvent.source == self.name).order_by(RawEvent.id))
             return list(rows.scalars().all())
+
+    async def jobs(self, name: str) -> list[Job]:
+        """Jobs ``name`` about this source's raw events, oldest first."""
+        raw_ids = {r.id for r in await self.raw_events()}
+        async with self.sessionmaker() as session:
+            rows = (await session.execute(select(Job).where(Job.name == name).order_by(Job.id))).scalars().all()
+        return [j for j in rows if (j.args or {}).get("raw_event_id") in raw_ids]
+
+    async def describe(self) -> str:
+        """The source's raw events and detail fetches, for a failure message."""
+        raws = [f"raw {r.id} {r.platform_event_id} {r.topic} {r.status} {r.error or ''}" for r in await self.raw_events()]
+        jobs = [f"job {j.id} {j.job_key} {j.state} attempts {j.attempts} {j.last_error or ''}"
+                for j in await self.jobs("orders.enrich")]  # fmt: skip
+        return "\n".join(raws + jobs)
 
     async def settled(self) -> list[RawEvent]:
         """The source's raw events once none is pending any more (empty while some still are)."""
