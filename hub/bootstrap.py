@@ -24,7 +24,10 @@ class Hub:
     extras: dict[str, Any] = field(default_factory=dict)
 
     async def close(self) -> None:
+        from hub.channels import close_connectors
+
         await self.queue.close()
+        await close_connectors()
         await self.engine.dispose()
 
 

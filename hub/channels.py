@@ -7,7 +7,7 @@ import asyncio
 import json
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors import registry
@@ -47,29 +47,41 @@ _LIVE: dict[tuple[int, str], tuple[str, Connector]] = {}  # per event loop, like
 async def cached_source(session: AsyncSession, name: str) -> Source | None:
     """The source row, cached per process while it is unchanged; detached: read it, never change it.
 
-    On PostgreSQL the database hashes the row (``md5(sources::text)``), so an unchanged source costs one
-    small query instead of shipping and decoding thousands of listings on every webhook, event and push."""
+    On PostgreSQL every version of a row has its own ``(xmin, ctid)`` (a new one on every update, even two
+    in one transaction), so an unchanged source costs one tiny query instead of shipping and decoding
+    thousands of listings on every webhook, event and push."""
     return (await _row(session, name))[1]
+
+
+_VERSION = "xmin::text || '/' || ctid::text"
+_VERSION_OF = text(f"SELECT {_VERSION} FROM sources WHERE name = :n")
+_VERSIONS = text(f"SELECT name, {_VERSION} FROM sources WHERE enabled ORDER BY name")
+_ROW = select(Source.__table__, literal_column(_VERSION).label("row_version")).where(
+    Source.__table__.c.name == bindparam("n"))  # fmt: skip
 
 
 async def _row(session: AsyncSession, name: str) -> tuple[str, Source | None]:
     if session.bind is None or session.bind.dialect.name != "postgresql":
         return "", await session.get(Source, name)
-    digest = await session.scalar(text("SELECT md5(sources::text) FROM sources WHERE name = :n"), {"n": name})
-    if digest is None:
+    conn = await core(session)  # flushed first: a change made in this transaction counts
+    version = (await conn.execute(_VERSION_OF, {"n": name})).scalar()
+    if version is None:
         return "", None
     cached = _ROWS.get(name)
-    if cached is not None and cached[0] == digest:
-        return digest, cached[1]
-    row = (await session.execute(select(Source.__table__).where(Source.__table__.c.name == name))).first()
+    if cached is not None and cached[0] == version:
+        return version, cached[1]
+    return await _load(session, name)
+
+
+async def _load(session: AsyncSession, name: str) -> tuple[str, Source | None]:
+    row = (await (await core(session)).execute(_ROW, {"n": name})).first()
     if row is None:
         return "", None
-    src = Source(**row._mapping)  # a copy the session does not track: the caller's own Source object stays its own
-    _ROWS[name] = (digest, src)
-    return digest, src
-
-
-_DIGESTS = text("SELECT name, md5(sources::text) FROM sources WHERE enabled ORDER BY name")
+    values = dict(row._mapping)
+    version = values.pop("row_version")
+    src = Source(**values)  # a copy the session does not track: the caller's own Source object stays its own
+    _ROWS[name] = (version, src)
+    return version, src
 
 
 async def enabled_sources(session: AsyncSession) -> list[Source]:
@@ -77,16 +89,11 @@ async def enabled_sources(session: AsyncSession) -> list[Source]:
     if session.bind is None or session.bind.dialect.name != "postgresql":
         return list((await session.execute(select(Source).where(Source.enabled.is_(True)).order_by(Source.name))).scalars())
     out = []
-    conn = await core(session)  # flushed first: a listing just added in this transaction counts
-    for name, digest in (await conn.execute(_DIGESTS)).all():
+    for name, version in (await (await core(session)).execute(_VERSIONS)).all():
         cached = _ROWS.get(name)
-        if cached is None or cached[0] != digest:
-            digest, src = await _row(session, name)
-            if src is None:
-                continue
-        else:
-            src = cached[1]
-        out.append(src)
+        src = cached[1] if cached is not None and cached[0] == version else (await _load(session, name))[1]
+        if src is not None:
+            out.append(src)
     return out
 
 
@@ -120,3 +127,18 @@ def connector_of(settings: Settings, source: Source) -> Connector:
     connector = cls(instance_config(settings, source))
     _CACHE[key] = (fingerprint, connector)
     return connector
+
+
+async def close_connectors() -> None:
+    """Close the HTTP clients of the connectors this event loop made (a process shutting down)."""
+    loop = id(asyncio.get_running_loop())
+    connectors = {id(c): c for key, (_, c) in [*_CACHE.items(), *_LIVE.items()] if key[0] == loop}
+    for key in [k for k in _CACHE if k[0] == loop]:
+        del _CACHE[key]
+    for key in [k for k in _LIVE if k[0] == loop]:
+        del _LIVE[key]
+    for connector in connectors.values():
+        try:
+            await connector.aclose()
+        except Exception:  # noqa: BLE001 - closing is best effort on the way out
+            pass

@@ -10,13 +10,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub import lineage
 from hub.services.uow import UnitOfWork
 from hub.storage.models import RawEvent, utcnow
-from hub.storage.sql import insert
+from hub.storage.sql import core, dialect_of, insert_for, per_dialect
 
 PROCESS_JOB = "inbox.process"
 
@@ -43,20 +43,28 @@ async def store(
     values = {"payload": payload,
         "source": source, "platform_event_id": platform_event_id[:200], "topic": topic[:200],
         "received_at": utcnow(), "headers": dict(headers or {}), "body": body, "verified": verified,
-        "verification": verification[:500], "status": status,
+        "verification": verification[:500], "status": status, "error": None, "processed_at": None,
     }  # fmt: skip
-    stmt = insert(session, RawEvent).values(values).on_conflict_do_nothing(index_elements=["source", "platform_event_id"])
-    row = (await session.execute(stmt.returning(RawEvent.id))).first()
+    conn = await core(session)
+    row = (await conn.execute(_insert(dialect_of(session)), values)).first()
     if row is None:
-        existing = await session.scalar(
-            select(RawEvent.id).where(RawEvent.source == source, RawEvent.platform_event_id == platform_event_id[:200])
-        )
+        existing = (await conn.execute(_EXISTING, {"s": source, "e": platform_event_id[:200]})).scalar()
         assert existing is not None
         return Stored(int(existing), True)
     raw_id = int(row[0])
     label = f"{source} {topic} {platform_event_id}".strip()
     await lineage.record(session, f"raw:{raw_id}", kind="raw_event", label=label, data={"source": source})
     return Stored(raw_id, False)
+
+
+_R = RawEvent.__table__
+_EXISTING = select(_R.c.id).where(_R.c.source == bindparam("s"), _R.c.platform_event_id == bindparam("e"))
+
+
+@per_dialect
+def _insert(dialect: str) -> Any:
+    return insert_for(dialect, _R).on_conflict_do_nothing(index_elements=["source", "platform_event_id"]).returning(
+        _R.c.id)
 
 
 async def store_and_enqueue(uow: UnitOfWork, **kwargs: Any) -> Stored:

@@ -7,6 +7,7 @@ from ._client import BaseClient, RetryPolicy, translate_errors
 from ._config import InstanceConfig
 from ._connector import Connector
 from ._cursor import PollCursor
+from ._http import async_client
 from ._errors import (
     AuthError,
     ConflictError,
@@ -58,6 +59,7 @@ __all__ = [
     "ValidationError",
     "VerificationError",
     "WriteResult",
+    "async_client",
     "check_freshness",
     "constant_time_equals",
     "hmac_sha256_base64",

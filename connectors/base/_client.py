@@ -25,11 +25,13 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
 from ._config import InstanceConfig
 from ._errors import ConnectorError, RateLimited, TransientError, ValidationError
+from ._http import async_client
 from ._ratelimit import TokenBucket
 from ._resolution import ErrorTable
 
@@ -79,11 +81,16 @@ def translate_errors(instance: str) -> Iterator[None]:
     except ConnectorError:
         raise
     except httpx.TimeoutException as exc:
+        cause = exc.__cause__  # the aiohttp transport reports a refused connection as a connect timeout
+        if isinstance(cause, aiohttp.ClientConnectionError) and not isinstance(cause, TimeoutError):
+            raise TransientError("connection failed", instance=instance, detail=str(cause) or type(cause).__name__) from exc
         raise TransientError("timed out", instance=instance, detail=type(exc).__name__) from exc
     except httpx.TransportError as exc:
         raise TransientError("connection failed", instance=instance, detail=str(exc) or type(exc).__name__) from exc
     except httpx.HTTPError as exc:
         raise ValidationError("invalid request", instance=instance, detail=str(exc)) from exc
+    except (aiohttp.ClientError, TimeoutError) as exc:  # what the transport does not map to httpx's
+        raise TransientError("connection failed", instance=instance, detail=str(exc) or type(exc).__name__) from exc
     except ValueError as exc:  # json.JSONDecodeError and friends from a malformed answer
         raise TransientError("malformed answer", instance=instance, detail=str(exc)[:200]) from exc
 
@@ -124,7 +131,7 @@ class BaseClient:
         self.errors = errors or ErrorTable.default()
         self.retry = retry or RetryPolicy.from_settings(config.settings)
         self.bucket = TokenBucket.for_shop(config.name, config.settings, rate=rate, burst=burst)
-        self.http = httpx.AsyncClient(
+        self.http = async_client(
             base_url=config.base_url,
             headers=dict(headers or {}),
             auth=auth,

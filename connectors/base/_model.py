@@ -51,10 +51,13 @@ class Page:
 
 @dataclass(frozen=True, slots=True)
 class WriteResult:
-    """The outcome of a stock write: the quantity now held by the platform, and before if known."""
+    """The outcome of a stock write: the quantity now held by the platform, and before if known.
+
+    ``quantity`` is None when the platform's answer does not say (Douyin answers a delta with ``data: {}``);
+    reading it back would spend the shop's rate limit on a figure the hub already knows."""
 
     sku: str
-    quantity: int
+    quantity: int | None
     previous: int | None = None
     applied: bool = True
     reference: str | None = None

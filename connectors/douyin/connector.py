@@ -278,10 +278,7 @@ class DouyinConnector(Connector):
             )
             params.update(stock_num=delta, incremental=True, idempotent_id=idem)
         answer = await self.client.call("/sku/syncStock", params)
-        after = quantity
-        if after is None:
-            after = (await self.read_stock([sku]))[sku]
-        return WriteResult(sku, after, applied=not answer.duplicate, reference=idempotency_key)
+        return WriteResult(sku, quantity, applied=not answer.duplicate, reference=idempotency_key)
 
     async def aclose(self) -> None:
         if self._client is not None:

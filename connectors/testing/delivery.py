@@ -11,6 +11,8 @@ import asyncio
 
 import httpx
 
+from connectors.base import async_client
+
 _CLIENTS: dict[int, httpx.AsyncClient] = {}
 
 
@@ -19,5 +21,12 @@ def delivery_client() -> httpx.AsyncClient:
     key = id(asyncio.get_running_loop())
     client = _CLIENTS.get(key)
     if client is None or client.is_closed:
-        client = _CLIENTS[key] = httpx.AsyncClient(timeout=10.0, limits=httpx.Limits(max_connections=64))
+        client = _CLIENTS[key] = async_client(timeout=10.0, limits=httpx.Limits(max_connections=64))
     return client
+
+
+async def close_delivery_client() -> None:
+    """Close the running loop's delivery client (a sandbox's shutdown hook)."""
+    client = _CLIENTS.pop(id(asyncio.get_running_loop()), None)
+    if client is not None:
+        await client.aclose()

@@ -109,7 +109,9 @@ async def _listen_for_wakes(redis_url: str, pump: BatchPump) -> None:
                 pump.wake()  # anything enqueued while we were not listening
                 async for message in sub.listen():
                     if message.get("type") == "message":
-                        pump.wake()
+                        data = message.get("data")
+                        names = data.decode() if isinstance(data, bytes) else str(data or "")
+                        pump.wake([n for n in names.split(",") if n] or None)
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001
@@ -159,7 +161,7 @@ def worker_settings(build_context: Any, redis_url: str, *, max_jobs: int = 20) -
         "queue_name": QUEUE_NAME,
         "on_startup": on_startup,
         "on_shutdown": on_shutdown,
-        "poll_delay": 0.02,
+        "poll_delay": 0.05,  # arq carries only the jobs that are not batched: the pump takes the hot ones
         "max_jobs": max_jobs,
         "keep_result": 0,
         "job_timeout": 300,

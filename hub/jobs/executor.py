@@ -40,6 +40,8 @@ async def execute(ctx: JobContext, job_id: int) -> str:
             failure = (await spec.handler(ctx, [BatchItem(job_id, args, attempts)])).get(job_id)
             if failure is not None:
                 raise failure
+            if spec.finishes_own:
+                return "done"
         else:
             await spec.handler(ctx, **args)
     except Exception as exc:  # noqa: BLE001 - every failure is recorded on the job row
@@ -57,7 +59,7 @@ async def execute_batch(ctx: JobContext, spec: JobSpec, items: Sequence[BatchIte
         failures = {item.job_id: exc for item in items}
     done = [item.job_id for item in items if item.job_id not in failures]
     outcomes = dict.fromkeys(done, "done")
-    if done:
+    if done and not spec.finishes_own:
         async with ctx.sessionmaker() as session, session.begin():
             await outbox.finish(session, done)
     for job_id, exc in failures.items():

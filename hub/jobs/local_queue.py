@@ -47,7 +47,7 @@ class LocalJobQueue:
     async def wake(self, names: Sequence[str]) -> None:
         """Batch jobs were enqueued: the pump claims them (a process that runs no jobs has none)."""
         if self._pump is not None:
-            self._pump.wake()
+            self._pump.wake(names)
 
     async def start(self) -> None:
         assert self.ctx is not None, "bind(ctx) first"

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import event, select, text, update
+from sqlalchemy import bindparam, event, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -134,22 +134,30 @@ async def claim(session: AsyncSession, job_id: int) -> Job | None:
     return await session.get(Job, job_id, populate_existing=True)
 
 
-async def claim_batch(session: AsyncSession, name: str, limit: int) -> list[BatchItem]:
-    """Take up to ``limit`` due pending rows of job ``name``, most urgent first. Rows another worker is
-    claiming, or that an uncommitted enqueue is coalescing into, are skipped (taken next round)."""
-    now = utcnow()
-    due = (select(Job.id).where(Job.name == name, Job.state == "pending", Job.run_at <= now)
-           .order_by(Job.priority, Job.id).limit(limit).with_for_update(skip_locked=True))  # fmt: skip
-    stmt = (update(Job).where(Job.id.in_(due.scalar_subquery()), Job.state == "pending")
-            .values(state="running", claimed_at=now, attempts=Job.attempts + 1)
-            .returning(Job.id, Job.args, Job.attempts))  # fmt: skip
-    rows = (await session.execute(stmt, execution_options={"synchronize_session": False})).all()
-    return sorted((BatchItem(int(i), dict(a or {}), int(n)) for i, a, n in rows), key=lambda b: b.job_id)
+async def claim_batch(session: AsyncSession, names: Sequence[str], limit: int) -> list[tuple[str, BatchItem]]:
+    """Take up to ``limit`` due pending rows of the jobs ``names``, most urgent first, in one statement.
+    Rows another worker is claiming, or that an uncommitted enqueue is coalescing into, are skipped (taken
+    next round). Returns (job name, row) in id order."""
+    conn = await core(session)
+    rows = (await conn.execute(_CLAIM, {"names": list(names), "now": utcnow(), "limit": limit})).all()
+    return sorted(((name, BatchItem(int(i), dict(a or {}), int(n))) for i, name, a, n in rows), key=lambda r: r[1].job_id)
+
+
+_J = Job.__table__
+_DUE = (select(_J.c.id).where(_J.c.name.in_(bindparam("names", expanding=True)), _J.c.state == "pending",
+                              _J.c.run_at <= bindparam("now"))
+        .order_by(_J.c.priority, _J.c.id).limit(bindparam("limit")).with_for_update(skip_locked=True))  # fmt: skip
+_CLAIM = (update(_J).where(_J.c.id.in_(_DUE.scalar_subquery()), _J.c.state == "pending")
+          .values(state="running", claimed_at=bindparam("now"), attempts=_J.c.attempts + 1)
+          .returning(_J.c.id, _J.c.name, _J.c.args, _J.c.attempts))  # fmt: skip
+
+
+_FINISH = update(_J).where(_J.c.id.in_(bindparam("ids", expanding=True))).values(state="done", finished_at=bindparam("now"))
 
 
 async def finish(session: AsyncSession, job_ids: Sequence[int]) -> None:
-    await session.execute(update(Job).where(Job.id.in_(list(job_ids))).values(state="done", finished_at=utcnow()),
-                          execution_options={"synchronize_session": False})  # fmt: skip
+    if job_ids:
+        await (await core(session)).execute(_FINISH, {"ids": list(job_ids), "now": utcnow()})
 
 
 async def fail(session: AsyncSession, job: Job, error: str, *, max_attempts: int, retry_after: float | None = None) -> str:

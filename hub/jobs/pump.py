@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
+from collections.abc import Iterable
 
 from hub.aio import work_when_woken
 from hub.jobs import outbox
@@ -26,11 +27,13 @@ log = logging.getLogger("zhongshu.jobs")
 
 
 class BatchPump:
-    def __init__(self, ctx: JobContext, *, poll: float = 0.1, claim_limit: int = 500, max_in_flight: int = 2000,
-                 max_batch: int = 200) -> None:  # fmt: skip
+    def __init__(self, ctx: JobContext, *, poll: float = 0.5, claim_limit: int = 500, max_in_flight: int = 2000,
+                 max_batch: int = 200, min_claim_interval: float = 0.01) -> None:  # fmt: skip
         self.ctx = ctx
         self._poll, self._claim_limit, self._max_in_flight, self._max_batch = poll, claim_limit, max_in_flight, max_batch
+        self._min_claim_interval = min_claim_interval
         self._wake = asyncio.Event()
+        self._woken: set[str] | None = set()  # names to claim on the next round; None: every batch job
         self._loop_task: asyncio.Task[None] | None = None
         self._queued: dict[tuple[str, str], list[BatchItem]] = defaultdict(list)
         self._groups: dict[tuple[str, str], asyncio.Task[None]] = {}
@@ -41,7 +44,12 @@ class BatchPump:
         """Rows claimed and not yet finished in this process."""
         return self._in_flight > 0
 
-    def wake(self) -> None:
+    def wake(self, names: Iterable[str] | None = None) -> None:
+        """Claim rows of job ``names`` (every batch job when None) now rather than at the next poll."""
+        if names is None or self._woken is None:
+            self._woken = None
+        else:
+            self._woken.update(names)
         self._wake.set()
 
     async def start(self) -> None:
@@ -56,22 +64,30 @@ class BatchPump:
                 await task
 
     async def _loop(self) -> None:
-        await work_when_woken(self._wake, self._poll, self._claim_all, log=log, what="batch pump: claim")
+        # every commit that enqueues wakes every worker: under load, one claim per 10 ms takes what they brought
+        await work_when_woken(self._wake, self._poll, self._claim_all, log=log, what="batch pump: claim",
+                              min_interval=self._min_claim_interval)  # fmt: skip
 
     async def _claim_all(self) -> None:
-        for spec in [s for s in JOBS.values() if s.batched]:
-            room = min(self._claim_limit, self._max_in_flight - self._in_flight)
-            if room <= 0:
-                return
-            async with self.ctx.sessionmaker() as session, session.begin():
-                items = await outbox.claim_batch(session, spec.name, room)
+        """One claim for every job name woken (all of them on a poll: retries come due, a wake may be lost)."""
+        woken, self._woken = self._woken, set()
+        if woken == set():  # the poll, not a wake
+            woken = None
+        batched = [s.name for s in JOBS.values() if s.batched]
+        names = sorted(batched if woken is None else set(batched) & woken)
+        room = min(self._claim_limit, self._max_in_flight - self._in_flight)
+        if room <= 0 or not names:
+            return
+        async with self.ctx.sessionmaker() as session, session.begin():
+            claimed = await outbox.claim_batch(session, names, room)
+        for name, item in claimed:
+            spec = JOBS[name]
             assert spec.group is not None
-            for item in items:
-                key = (spec.name, spec.group(item.args))
-                self._queued[key].append(item)
-                self._in_flight += 1
-                if key not in self._groups:
-                    self._groups[key] = asyncio.create_task(self._run_group(spec, key), name=f"pump:{key[1]}")
+            key = (name, spec.group(item.args))
+            self._queued[key].append(item)
+            self._in_flight += 1
+            if key not in self._groups:
+                self._groups[key] = asyncio.create_task(self._run_group(spec, key), name=f"pump:{key[1]}")
 
     async def _run_group(self, spec: JobSpec, key: tuple[str, str]) -> None:
         try:
@@ -87,4 +103,4 @@ class BatchPump:
         finally:
             self._queued.pop(key, None)
             self._groups.pop(key, None)
-            self._wake.set()  # room freed: claim what waited
+            self.wake([spec.name])  # room freed: claim what waited

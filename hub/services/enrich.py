@@ -17,20 +17,22 @@ listing's sku when exactly one listing holds it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors.base import Connector, PermanentError, PushedEvent
 from hub import inbox, lineage
-from hub.channels import connector_of
+from hub.channels import live_source
 from hub.jobs import outbox
 from hub.jobs.outbox import NewJob
-from hub.jobs.registry import JobContext, job
+from hub.jobs.registry import BatchItem, JobContext, job
 from hub.services.uow import UnitOfWork
 from hub.storage.models import RawEvent, Source
 from mappings.engine import MappingResult
@@ -140,42 +142,62 @@ def needs_fetch(platform: str, raw: Any, result: MappingResult, held: set[str]) 
     return not known or raw.topic in DETAIL_TOPICS.get(platform, frozenset())
 
 
-async def request(session: AsyncSession, raw_event_ids: list[int]) -> None:
+async def request(session: AsyncSession, source: str, raw_event_ids: list[int]) -> None:
     """Enqueue the fetches in the caller's transaction (coalesced per raw event)."""
-    await outbox.enqueue_many(session, [NewJob(JOB, f"enrich:{i}", {"raw_event_id": i}) for i in raw_event_ids])
+    await outbox.enqueue_many(session, [NewJob(JOB, f"enrich:{i}", {"raw_event_id": i, "source": source})
+                                        for i in raw_event_ids])  # fmt: skip
 
 
 # -- the job ------------------------------------------------------------------------------------------
-@job(JOB)
-async def enrich_order(ctx: JobContext, raw_event_id: int) -> None:
-    """Fetch the detail a raw event only names and store it as derived raw event(s). Idempotent: the
-    derived event ids are fixed, so a re-run stores nothing new. Transient platform errors raise (the
-    job is retried); permanent ones (no such order) are logged and give up."""
+FETCH_CONCURRENCY = 16
+
+
+@job(JOB, group=lambda args: str(args.get("source") or ""))
+async def enrich_orders(ctx: JobContext, items: list[BatchItem]) -> dict[int, BaseException]:
+    """Fetch the details a source's raw events only name, concurrently, and store them as derived raw
+    events in one transaction. Idempotent: the derived event ids are fixed, so a re-run stores nothing
+    new. A transient platform error fails that event's job (retried); a permanent one (no such order) is
+    logged and given up."""
+    jobs: dict[int, list[int]] = {}
+    for item in items:
+        jobs.setdefault(int(item.args["raw_event_id"]), []).append(item.job_id)
     async with ctx.sessionmaker() as session:
-        raw = await session.get(RawEvent, raw_event_id)
-        source = await session.get(Source, raw.source) if raw is not None else None
-        if raw is None or source is None or not source.enabled or is_derived(raw):
-            return
-        connector = connector_of(ctx.settings, source)
-        original = (raw.platform_event_id, raw.topic, _payload(raw))
-    event_id, topic, payload = original
-    try:
-        derived = await fetch_detail(source.platform, connector, event_id, topic, payload)
-    except PermanentError as exc:
-        log.warning("raw event %s (%s %s): detail not fetched: %s", raw_event_id, source.name, topic, exc)
-        return
-    if not derived:
-        return
-    async with UnitOfWork(ctx.sessionmaker, ctx.queue) as uow:
-        for suffix, d_topic, d_payload in derived:
-            body = json.dumps(d_payload, ensure_ascii=False, default=str).encode()
-            stored = await inbox.store_and_enqueue(
-                uow, source=source.name, platform_event_id=f"{event_id}{DERIVED_MARK}{suffix}", topic=d_topic,
-                body=body, payload=d_payload, headers={"derived_from": f"raw:{raw_event_id}", "via": JOB},
-                verification="fetched over the platform's signed API")  # fmt: skip
-            await lineage.record(uow.session, f"raw:{stored.raw_event_id}", kind="raw_event",
-                                 parents=[f"raw:{raw_event_id}"])  # fmt: skip
-        await uow.commit()
+        raws = (await session.execute(select(RawEvent).where(RawEvent.id.in_(list(jobs))))).scalars().all()
+        todo = []
+        for raw in raws:
+            source, connector = await live_source(session, ctx.settings, raw.source)
+            if source is not None and connector is not None and source.enabled and not is_derived(raw):
+                todo.append((raw.id, source.name, source.platform, connector, raw.platform_event_id, raw.topic,
+                             _payload(raw)))  # fmt: skip
+    gate = asyncio.Semaphore(FETCH_CONCURRENCY)
+    failures: dict[int, BaseException] = {}
+
+    async def fetch(raw_id: int, platform: str, connector: Connector, event_id: str, topic: str,
+                    payload: Any) -> list[tuple[str, str, Any]]:  # fmt: skip
+        async with gate:
+            try:
+                return await fetch_detail(platform, connector, event_id, topic, payload)
+            except PermanentError as exc:
+                log.warning("raw event %s (%s %s): detail not fetched: %s", raw_id, connector.name, topic, exc)
+            except Exception as exc:  # noqa: BLE001 - this event's job retries; the others go on
+                failures[raw_id] = exc
+            return []
+
+    fetched = await asyncio.gather(*(fetch(r[0], *r[2:]) for r in todo))
+    derived = [(raw_id, name, event_id, d) for (raw_id, name, _, _, event_id, _, _), ds in zip(todo, fetched, strict=True)
+               for d in ds]  # fmt: skip
+    if derived:
+        async with UnitOfWork(ctx.sessionmaker, ctx.queue) as uow:
+            for raw_id, name, event_id, (suffix, d_topic, d_payload) in derived:
+                body = json.dumps(d_payload, ensure_ascii=False, default=str).encode()
+                stored = await inbox.store_and_enqueue(
+                    uow, source=name, platform_event_id=f"{event_id}{DERIVED_MARK}{suffix}", topic=d_topic,
+                    body=body, payload=d_payload, headers={"derived_from": f"raw:{raw_id}", "via": JOB},
+                    verification="fetched over the platform's signed API")  # fmt: skip
+                await lineage.record(uow.session, f"raw:{stored.raw_event_id}", kind="raw_event",
+                                     parents=[f"raw:{raw_id}"])  # fmt: skip
+            await uow.commit()
+    return {job_id: exc for raw_id, exc in failures.items() for job_id in jobs[raw_id]}
 
 
 def _payload(raw: RawEvent) -> Any:

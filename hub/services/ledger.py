@@ -9,7 +9,8 @@ concurrent batches cannot deadlock. The caller owns the transaction: on any erro
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,8 +98,12 @@ async def apply_movements(
         await lineage.record_many(
             session, [(f"movement:{inserted[m.key]}", "movement", _label(m), m.parents, {"key": m.key}) for m in applied]
         )
-        for listener in LISTENERS:
-            await listener(session, applied, inserted)
+        deferred = session.info.get(_DEFERRED)
+        if deferred is not None:
+            deferred[0].extend(applied)
+            deferred[1].update(inserted)
+        else:
+            await notify(session, applied, inserted)
     results = []
     for m in movements:
         if m.key in inserted:
@@ -107,6 +112,31 @@ async def apply_movements(
             row = existing[m.key]
             results.append(MovementResult(m.key, "duplicate", row.id, _row_to_movement(row)))
     return results
+
+
+async def notify(session: AsyncSession, applied: list[Movement], ids: dict[str, int]) -> None:
+    for listener in LISTENERS:
+        await listener(session, applied, ids)
+
+
+_DEFERRED = "zhongshu_ledger_deferred"
+
+
+@asynccontextmanager
+async def listeners_once(session: AsyncSession) -> AsyncIterator[None]:
+    """Inside the block, movements applied are told to the listeners once, together, when it ends without
+    an error (a run of many events enqueues each listing's push and checks each alert once)."""
+    if _DEFERRED in session.info:  # already deferred by an outer block
+        yield
+        return
+    applied: tuple[list[Movement], dict[str, int]] = ([], {})
+    session.info[_DEFERRED] = applied
+    try:
+        yield
+    finally:
+        del session.info[_DEFERRED]
+    if applied[0]:
+        await notify(session, *applied)
 
 
 def _label(m: Movement) -> str:

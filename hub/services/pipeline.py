@@ -67,7 +67,7 @@ async def process(
     result = enrich.resolve_skus(source, result)  # platform ids → the source's listed skus
     held = await reservations.orders_held(session, raw.source, sorted(enrich.orders_to_look_up(result)))
     if enrich.needs_fetch(kind, raw, result, held):  # an order without lines: fetch its detail, outside this transaction
-        await enrich.request(session, [raw.id])
+        await enrich.request(session, raw.source, [raw.id])
     if result.unmapped:
         return await _finish(session, raw, Outcome("unmapped", errors=list(result.errors)))
     outcome = Outcome("processed", errors=list(result.errors))

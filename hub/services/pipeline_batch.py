@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +31,7 @@ from hub.channels import cached_source
 from hub.domain.errors import HubError
 from hub.metrics import INBOUND
 from hub.semantics import Semantics
-from hub.services import enrich, pipeline, reservations
+from hub.services import enrich, ledger, pipeline, reservations
 from hub.services import observations as obs_store
 from hub.services import views as view_service
 from hub.services.arbitration import arbitrated_types
@@ -70,19 +70,32 @@ class _Fallback(Exception):
     """The run needs the per-event path (a refusal to record per line, or the warehouse loop)."""
 
 
+Finish = Callable[[AsyncSession, Sequence[int]], Awaitable[None]]
+"""Called with raw event ids in the transaction that settles them (the job marks its rows done there)."""
+
+
+async def _nothing(session: AsyncSession, raw_ids: Sequence[int]) -> None:
+    return None
+
+
 async def process_batch(
     sessionmaker: async_sessionmaker[AsyncSession], sem: Semantics, raw_ids: Sequence[int], *,
-    guarded_buckets: list[str], default_location: str,
+    guarded_buckets: list[str], default_location: str, finish: Finish = _nothing,
 ) -> dict[int, BaseException]:  # fmt: skip
     """Process pending raw events (of one source, in id order); the failures by raw event id (absent:
-    done). A failure leaves its event pending, to be retried alone."""
-    events = await _load(sessionmaker, sem, sorted(set(raw_ids)), default_location)
+    done, and ``finish`` was told in the transaction that did it). A failure leaves its event pending,
+    to be retried alone."""
+    wanted = sorted(set(raw_ids))
+    events = await _load(sessionmaker, sem, wanted, default_location)
+    if settled := sorted(set(wanted) - {e.id for e in events}):  # processed before (a replay, a re-run)
+        async with sessionmaker() as session, session.begin():
+            await finish(session, settled)
     failures: dict[int, BaseException] = {}
     for run in _runs(events):
         if run[0].plain:
-            failures |= await _run_plain(sessionmaker, sem, run, guarded_buckets, default_location)
+            failures |= await _run_plain(sessionmaker, sem, run, guarded_buckets, default_location, finish)
         else:
-            failures |= await _run_one(sessionmaker, sem, run[0].id, guarded_buckets, default_location)
+            failures |= await _run_one(sessionmaker, sem, run[0].id, guarded_buckets, default_location, finish)
     return failures
 
 
@@ -139,11 +152,12 @@ def _map(sem: Semantics, row: Any, source: Source | None, physical: set[str], de
 
 # -- one event, the per-event way ----------------------------------------------------------------------
 async def _run_one(sessionmaker: async_sessionmaker[AsyncSession], sem: Semantics, raw_id: int,
-                   guarded_buckets: list[str], default_location: str) -> dict[int, BaseException]:  # fmt: skip
+                   guarded_buckets: list[str], default_location: str, finish: Finish) -> dict[int, BaseException]:  # fmt: skip
     try:
         async with sessionmaker() as session, session.begin():
             outcome = await pipeline.process(session, sem, raw_id, guarded_buckets=guarded_buckets,
                                              default_location=default_location)  # fmt: skip
+            await finish(session, [raw_id])
     except Exception as exc:  # noqa: BLE001 - recorded on this event's job; the others go on
         return {raw_id: exc}
     INBOUND.labels(source="*", outcome=outcome.status).inc()
@@ -161,45 +175,56 @@ _WMS_ORDERS = select(_D.c.order_ref).where(_D.c.source == bindparam("source"),
 
 
 async def _run_plain(sessionmaker: async_sessionmaker[AsyncSession], sem: Semantics, run: list[_Event],
-                     guarded_buckets: list[str], default_location: str) -> dict[int, BaseException]:  # fmt: skip
+                     guarded_buckets: list[str], default_location: str, finish: Finish) -> dict[int, BaseException]:  # fmt: skip
     try:
         async with sessionmaker() as session, session.begin():
-            conn = await core(session)
-            pending = set((await conn.execute(_LOCK_PENDING, {"ids": [e.id for e in run]})).scalars())
-            run = [e for e in run if e.id in pending]  # processed meanwhile (a replay, a re-armed job): done
-            await locks.lock(session, (f"sku:{s}" for e in run for s in _skus(e)))
-            try:
-                async with session.begin_nested():
-                    statuses = await _apply(session, sem, run, guarded_buckets)
-            except (HubError, _Fallback):  # every event again, alone: refusals are recorded per line
-                return await _one_by_one(session, sem, run, guarded_buckets, default_location)
-            except Exception as exc:  # noqa: BLE001 - a fault of this path: the per-event one still answers
-                log.warning("run of %d events of %s taken one by one: %r", len(run), run[0].source, exc)
-                return await _one_by_one(session, sem, run, guarded_buckets, default_location)
+            await finish(session, [e.id for e in run])
+            run = await _lock_pending(session, run)
+            async with locks.holding(session, (f"sku:{s}" for e in run for s in _skus(e))), \
+                    ledger.listeners_once(session):  # fmt: skip
+                statuses = await _apply(session, sem, run, guarded_buckets)
             now = utcnow()
-            await conn.execute(_FINISH, [{"rid": e.id, "st": st, "at": now, "err": "\n".join(errs)[:4000] or None}
-                                         for e, (st, errs) in zip(run, statuses, strict=True)])  # fmt: skip
-    except Exception as exc:  # noqa: BLE001 - the run's transaction failed: every event retries
-        return {e.id: exc for e in run}
+            await (await core(session)).execute(_FINISH, [
+                {"rid": e.id, "st": st, "at": now, "err": "\n".join(errs)[:4000] or None}
+                for e, (st, errs) in zip(run, statuses, strict=True)])  # fmt: skip
+    except (HubError, _Fallback):  # every event again, alone: refusals are recorded per line
+        return await _one_by_one(sessionmaker, sem, run, guarded_buckets, default_location, finish)
+    except Exception as exc:  # noqa: BLE001 - a fault of this path, or of the database: the per-event path decides
+        log.warning("run of %d events of %s taken one by one: %r", len(run), run[0].source, exc)
+        return await _one_by_one(sessionmaker, sem, run, guarded_buckets, default_location, finish)
     for status, _ in statuses:
         INBOUND.labels(source="*", outcome=status).inc()
     return {}
 
 
-async def _one_by_one(session: AsyncSession, sem: Semantics, run: list[_Event], guarded_buckets: list[str],
-                      default_location: str) -> dict[int, BaseException]:  # fmt: skip
-    """The run in the per-event way, each event in its own savepoint of the run's transaction (whose
-    locks it keeps), so one event that fails leaves the others done."""
+async def _lock_pending(session: AsyncSession, run: list[_Event]) -> list[_Event]:
+    """The run's events still pending, locked (a replay or a re-armed job may have processed some: done)."""
+    pending = set((await (await core(session)).execute(_LOCK_PENDING, {"ids": [e.id for e in run]})).scalars())
+    return [e for e in run if e.id in pending]
+
+
+async def _one_by_one(sessionmaker: async_sessionmaker[AsyncSession], sem: Semantics, run: list[_Event],
+                      guarded_buckets: list[str], default_location: str, finish: Finish) -> dict[int, BaseException]:  # fmt: skip
+    """The run in the per-event way, in one transaction that locks its events and skus first (so no other
+    run slips between them), each event in a savepoint, so one event that fails leaves the others done."""
     failures: dict[int, BaseException] = {}
-    for event in run:
-        try:
-            async with session.begin_nested():
-                outcome = await pipeline.process(session, sem, event.id, guarded_buckets=guarded_buckets,
-                                                 default_location=default_location)  # fmt: skip
-        except Exception as exc:  # noqa: BLE001 - recorded on this event's job
-            failures[event.id] = exc
-            continue
-        INBOUND.labels(source="*", outcome=outcome.status).inc()
+    all_ids = [e.id for e in run]
+    try:
+        async with sessionmaker() as session, session.begin():
+            run = await _lock_pending(session, run)
+            await locks.lock(session, (f"sku:{s}" for e in run for s in _skus(e)))
+            for event in run:
+                try:
+                    async with session.begin_nested():
+                        outcome = await pipeline.process(session, sem, event.id, guarded_buckets=guarded_buckets,
+                                                         default_location=default_location)  # fmt: skip
+                except Exception as exc:  # noqa: BLE001 - recorded on this event's job
+                    failures[event.id] = exc
+                    continue
+                INBOUND.labels(source="*", outcome=outcome.status).inc()
+            await finish(session, [i for i in all_ids if i not in failures])
+    except Exception as exc:  # noqa: BLE001 - the transaction failed: every event retries
+        return {i: exc for i in all_ids}
     return failures
 
 
@@ -240,7 +265,7 @@ async def _request_details(session: AsyncSession, run: list[_Event]) -> None:
         return
     held = await reservations.orders_held(session, run[0].source,
                                           sorted(set().union(*(enrich.orders_to_look_up(e.result) for e in wanted))))  # type: ignore[arg-type]  # fmt: skip
-    await enrich.request(session, [e.id for e in wanted if e.result is not None and enrich.needs_fetch(
+    await enrich.request(session, run[0].source, [e.id for e in wanted if e.result is not None and enrich.needs_fetch(
         e.kind, e, e.result, held)])  # fmt: skip
 
 
@@ -281,8 +306,8 @@ def _waves(mapped: list[_Event]) -> list[dict[str, _Op]]:
 
 
 async def _apply_orders(session: AsyncSession, mapped: list[_Event], guarded: list[str]) -> None:
+    notes: dict[tuple[str, str], int] = {}
     for wave in _waves(mapped):
-        notes: dict[tuple[str, str], int] = {}
         cancels = [op for op in wave.values() if op.kind == "cancel"]
         if cancels:
             known = await reservations.existing_keys(session, [op.hold.key for op in cancels])
@@ -298,7 +323,9 @@ async def _apply_orders(session: AsyncSession, mapped: list[_Event], guarded: li
         ships = {op.hold.key: op.hold.parents for op in wave.values() if op.kind == "ship"}
         if ships:
             await reservations.settle_many(session, "ship", ships, guarded_buckets=guarded)
-        await note_channel_orders(session, notes)
+    # once, in (shop, sku) order: a shop's push records its listings in sku order too, so neither can hold
+    # one listing's row while waiting for another's the other holds
+    await note_channel_orders(session, notes)
 
 
 def _note(notes: dict[tuple[str, str], int], op: _Op, delta: int) -> None:

@@ -128,7 +128,8 @@ class Reservation(Base):
     """A two-phase hold: free→reserved now, then shipped (→customer), cancelled, or expired (→free)."""
 
     __tablename__ = "reservations"
-    __table_args__ = (Index("ix_reservations_status_expires", "status", "expires_at"),)
+    __table_args__ = (Index("ix_reservations_status_expires", "status", "expires_at"),
+                      Index("ix_reservations_order_ref", "order_ref"))
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     sku: Mapped[str] = mapped_column(String(128))

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from connectors.base import Capability, ConflictError, Connector, PermanentError, RateLimited, TransientError
@@ -138,7 +138,7 @@ def _wants(items: list[BatchItem]) -> dict[str, _Want]:
     return wants
 
 
-@job(PUSH_JOB, max_attempts=20, group=lambda args: str(args["source"]))
+@job(PUSH_JOB, max_attempts=20, group=lambda args: str(args["source"]), finishes_own=True)
 async def push(ctx: JobContext, items: list[BatchItem]) -> dict[int, BaseException]:
     """Push the claimed listings of one shop together: one lock, one plan, one commit before and after
     the platform calls (made concurrently), whatever the number of listings.
@@ -148,7 +148,8 @@ async def push(ctx: JobContext, items: list[BatchItem]) -> dict[int, BaseExcepti
     is called, under an idempotency key of its own (``push<id>``). A worker killed after the platform
     applied a delta but before the hub recorded it leaves that row behind; the next push to the shop
     replays it with the same key (the platform answers "already done") and books it, instead of sending
-    the delta a second time. One connection carries the lock and every step."""
+    the delta a second time. One connection carries the lock and every step; the jobs are marked done in
+    the transaction that records their pushes."""
     source = str(items[0].args["source"])
     wants = _wants(items)
     if ctx.settings.is_sqlite:  # SQLite: no transaction held open across the HTTP calls
@@ -156,15 +157,23 @@ async def push(ctx: JobContext, items: list[BatchItem]) -> dict[int, BaseExcepti
             async with ctx.sessionmaker() as session:
                 plans, failures = await _plans(ctx, session, source, wants)
             outcomes = await _send_all(plans, {sku: f"{source}:{sku}:{wants[sku].cause}" for sku in plans})
+            failures |= _to_retry(outcomes)
             async with ctx.sessionmaker() as session, session.begin():
                 await records.record(session, [Written(plan, outcomes[sku], wants[sku].cause, wants[sku].changed_at)
                                                for sku, plan in plans.items()])  # fmt: skip
+                await outbox.finish(session, _done(wants, failures))
     else:
-        plans, failures, outcomes = await _push_locked(ctx, source, wants)
-    for sku, outcome in outcomes.items():
-        if outcome.status == "failed":
-            failures[sku] = RetryLater(outcome.retry_after or 0.5, f"transient: {outcome.error}")
+        failures = await _push_locked(ctx, source, wants)
     return {job_id: exc for sku, exc in failures.items() for job_id in wants[sku].job_ids}
+
+
+def _to_retry(outcomes: dict[str, Outcome]) -> dict[str, BaseException]:
+    return {sku: RetryLater(o.retry_after or 0.5, f"transient: {o.error}") for sku, o in outcomes.items()
+            if o.status == "failed"}  # fmt: skip
+
+
+def _done(wants: dict[str, _Want], failures: dict[str, BaseException]) -> list[int]:
+    return [job_id for sku, want in wants.items() if sku not in failures for job_id in want.job_ids]
 
 
 @asynccontextmanager
@@ -179,30 +188,33 @@ async def shop_lock(ctx: JobContext, source: str) -> AsyncIterator[AsyncConnecti
     engine = ctx.sessionmaker.kw["bind"]
     key = locks.lock_id(f"push:{source}")
     async with engine.connect() as conn:
-        await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
-        await conn.commit()
+        # outside any transaction, on the driver's connection: one round trip each, no BEGIN/COMMIT around
+        driver = (await conn.get_raw_connection()).driver_connection
+        await driver.execute("SELECT pg_advisory_lock($1)", key)
         try:
             yield conn
         finally:
             if not conn.closed and not conn.invalidated:
                 await conn.rollback()
-                await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-                await conn.commit()
+                await driver.execute("SELECT pg_advisory_unlock($1)", key)
 
 
-async def _push_locked(ctx: JobContext, source: str, wants: dict[str, _Want]) -> tuple[dict[str, Plan], dict[str, BaseException], dict[str, Outcome]]:  # fmt: skip
+async def _push_locked(ctx: JobContext, source: str, wants: dict[str, _Want]) -> dict[str, BaseException]:
     async with shop_lock(ctx, source) as conn, ctx.sessionmaker(bind=conn) as session:
         await _replay_unfinished(ctx, session, source)
         plans, failures = await _plans(ctx, session, source, wants)
         ids = await records.announce(session, [(plan, wants[sku].cause, wants[sku].changed_at)
                                                for sku, plan in plans.items()])  # fmt: skip
         intents = dict(zip(plans, ids, strict=True))
-        await session.commit()
+        if plans:
+            await session.commit()
         outcomes = await _send_all(plans, {sku: f"{source}:{sku}:push{push_id}" for sku, push_id in intents.items()})
+        failures |= _to_retry(outcomes)
         await records.record(session, [Written(plan, outcomes[sku], wants[sku].cause, wants[sku].changed_at,
                                                intents[sku]) for sku, plan in plans.items()])  # fmt: skip
+        await outbox.finish(session, _done(wants, failures))
         await session.commit()
-    return plans, failures, outcomes
+    return failures
 
 
 async def _send_all(plans: dict[str, Plan], keys: dict[str, str], *, concurrency: int = 16) -> dict[str, Outcome]:

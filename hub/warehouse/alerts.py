@@ -10,25 +10,30 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.channels import enabled_sources
 from hub.domain.ledger import Movement
 from hub.services import ledger
-from hub.storage.models import Balance, Source, utcnow
+from hub.storage.models import Balance, utcnow
+from hub.storage.sql import core
 from hub.storage.models_warehouse import StockAlert
 from hub.warehouse.config import threshold_for, thresholds
 
 
 async def _rules(session: AsyncSession) -> list[Any]:
     extra: list[Any] = []
-    rows = (await session.execute(select(Source.settings).where(Source.platform == "qimen",
-                                                                Source.enabled.is_(True)))).scalars()
-    for settings in rows:
-        found = (settings or {}).get("thresholds")
+    for source in await enabled_sources(session):  # cached rows: no query per ledger change
+        found = (source.settings or {}).get("thresholds") if source.platform == "qimen" else None
         if isinstance(found, list):
             extra.extend(r for r in found if isinstance(r, dict))
     return thresholds(extra)
+
+
+_B = Balance.__table__
+_FREE = select(_B.c.sku, _B.c.account, _B.c.qty).where(_B.c.sku.in_(bindparam("skus", expanding=True)),
+                                                       _B.c.account.like("%/free"))  # fmt: skip
 
 
 async def on_ledger_change(session: AsyncSession, applied: list[Movement], ids: dict[str, int]) -> None:
@@ -45,16 +50,17 @@ async def on_ledger_change(session: AsyncSession, applied: list[Movement], ids: 
     rules = await _rules(session)
     if not rules:
         return
-    for (sku, location), delta in sorted(changed.items()):
-        levels = threshold_for(rules, sku, location)
-        if not levels:
-            continue
-        new = await session.scalar(select(Balance.qty).where(Balance.sku == sku,
-                                                             Balance.account == f"{location}/free")) or 0
-        old = new - delta
-        for level, threshold in sorted(levels.items()):
+    levels = {cell: found for cell in changed if (found := threshold_for(rules, *cell))}
+    if not levels:
+        return
+    rows = (await (await core(session)).execute(_FREE, {"skus": sorted({sku for sku, _ in levels})})).all()
+    free = {(sku, account.rsplit("/", 1)[0]): int(qty) for sku, account, qty in rows}
+    for (sku, location), cell_levels in sorted(levels.items()):
+        new = free.get((sku, location), 0)
+        old = new - changed[(sku, location)]
+        for level, threshold in sorted(cell_levels.items()):
             if new < threshold <= old:
-                await _open(session, sku, location, level, threshold, int(new), last[(sku, location)])
+                await _open(session, sku, location, level, threshold, new, last[(sku, location)])
             elif new >= threshold:
                 await _clear(session, sku, location, level)
 

@@ -25,7 +25,7 @@ from connectors.base import (
 
 def test_all_is_sorted_and_complete() -> None:
     assert base.__all__ == sorted(base.__all__)
-    modules = ["_capability", "_client", "_config", "_connector", "_cursor", "_errors", "_hmac", "_model",
+    modules = ["_capability", "_client", "_config", "_connector", "_cursor", "_errors", "_hmac", "_http", "_model",
                "_ratelimit", "_resolution"]
     exported = {name for m in modules for name in importlib.import_module(f"connectors.base.{m}").__all__}
     assert exported == set(base.__all__)

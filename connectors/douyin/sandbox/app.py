@@ -24,7 +24,7 @@ from litestar import Litestar, Request, Response, get, post
 
 from connectors.testing import Faults, RequestLog
 from connectors.testing.gate import RateGate, ReplayCache
-from connectors.testing.delivery import delivery_client
+from connectors.testing.delivery import close_delivery_client, delivery_client
 from connectors.testing.operator_routes import json_events, operator_routes
 
 from .. import codes
@@ -490,6 +490,7 @@ def create_app(
             *operator_routes(log, faults, stock=shop.stock_view, media_type=JSON),
         ],
         debug=False,
+        on_shutdown=[close_delivery_client],
     )
     app.state.shop = shop
     app.state.pushes = pushes

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 
 from litestar import Litestar
 
+from connectors.testing.delivery import close_delivery_client
 from connectors.testing.gate import RateGate
 from connectors.testing.operator_routes import operator_routes
 
@@ -59,6 +60,6 @@ def create_app(
                       store=store, window=timestamp_window, bucket=bucket)
     operator = operator_routes(sandbox.log, sandbox.faults, pushes=sandbox.pushes, stock=store.view, problem=True)
     app = Litestar(route_handlers=[gateway, sandbox_events, *operator, sandbox_settings, sandbox_settings_read],
-                   debug=False)
+                   debug=False, on_shutdown=[close_delivery_client])
     app.state.sandbox = sandbox
     return app

@@ -11,6 +11,7 @@ from typing import Any
 from litestar import Request, Response, get, post
 from litestar.exceptions import HTTPException
 
+from connectors.testing.delivery import close_delivery_client
 from connectors.testing.operator import Faults, RequestLog
 
 from .. import constants as c
@@ -74,6 +75,7 @@ class Sandbox:
         for task in list(self.retrying):
             task.cancel()
         await asyncio.gather(*self.retrying, return_exceptions=True)
+        await close_delivery_client()
 
     async def push_level(self, inventory_item_id: int) -> dict[str, Any]:
         level = self.shop.level_json(inventory_item_id, self.shop.location_id)

@@ -155,7 +155,8 @@ async def test_douyin_push_is_enriched_into_a_reservation_and_bad_pushes_refused
     assert all(str(order["order_id"]) in r.body.decode() for r in pushes)
     walk = await channel.reservation_lineage(sku)
     upstream = set(raw_ids_upstream(walk))
-    assert any(f"raw:{r.id}" in upstream for r in details) and any(f"raw:{r.id}" in upstream for r in pushes)
+    state = f"upstream {sorted(upstream)}\n{await channel.describe()}"
+    assert any(f"raw:{r.id}" in upstream for r in details) and any(f"raw:{r.id}" in upstream for r in pushes), state
 
     body = (b'[{"tag":"100","msg_id":"7399999999999999999","data":"{\\"p_id\\":6920000000009999999,'
             b'\\"s_ids\\":[6920000000009999998],\\"shop_id\\":4463798,\\"order_status\\":1}"}]')
