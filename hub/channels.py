@@ -60,9 +60,30 @@ _ROW = select(Source.__table__, literal_column(_VERSION).label("row_version")).w
     Source.__table__.c.name == bindparam("n"))  # fmt: skip
 
 
+_TX = "zhongshu_sources_seen"
+
+
+def _seen(session: AsyncSession) -> dict[str, Any]:
+    """What this transaction already read of the sources: a row version does not change under a
+    transaction's feet unless the transaction itself changes the row (then nothing is reused)."""
+    tx = session.sync_session.get_transaction()
+    seen = session.info.get(_TX)
+    if seen is None or seen[0] is not tx or any(isinstance(o, Source) for o in (*session.new, *session.dirty)):
+        seen = session.info[_TX] = (tx, {})
+    return seen[1]  # type: ignore[no-any-return]
+
+
 async def _row(session: AsyncSession, name: str) -> tuple[str, Source | None]:
     if session.bind is None or session.bind.dialect.name != "postgresql":
         return "", await session.get(Source, name)
+    seen = _seen(session)
+    if name in seen:
+        return seen[name]  # type: ignore[no-any-return]
+    seen[name] = found = await _versioned_row(session, name)
+    return found
+
+
+async def _versioned_row(session: AsyncSession, name: str) -> tuple[str, Source | None]:
     conn = await core(session)  # flushed first: a change made in this transaction counts
     version = (await conn.execute(_VERSION_OF, {"n": name})).scalar()
     if version is None:
@@ -88,13 +109,17 @@ async def enabled_sources(session: AsyncSession) -> list[Source]:
     """Every enabled source row (cached like :func:`cached_source`: one small query while none changed)."""
     if session.bind is None or session.bind.dialect.name != "postgresql":
         return list((await session.execute(select(Source).where(Source.enabled.is_(True)).order_by(Source.name))).scalars())
+    seen = _seen(session)
+    if "*enabled" in seen:
+        return list(seen["*enabled"])
     out = []
     for name, version in (await (await core(session)).execute(_VERSIONS)).all():
         cached = _ROWS.get(name)
         src = cached[1] if cached is not None and cached[0] == version else (await _load(session, name))[1]
         if src is not None:
             out.append(src)
-    return out
+    seen["*enabled"] = out
+    return list(out)
 
 
 async def live_source(session: AsyncSession, settings: Settings, name: str) -> tuple[Source | None, Connector | None]:

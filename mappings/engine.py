@@ -225,8 +225,11 @@ class Rule:
     def full_version(self) -> str:
         return f"{self.file_version}#{self.version}"
 
+    def matches_topic(self, topic: str) -> bool:
+        return not self.topics or any(fnmatch.fnmatchcase(topic, t) for t in self.topics)
+
     def matches(self, topic: str, doc: Any) -> bool:
-        if self.topics and not any(fnmatch.fnmatchcase(topic, t) for t in self.topics):
+        if not self.matches_topic(topic):
             return False
         for (expr, _), expected in self.when:
             found = [m.value for m in expr.find(doc)]
@@ -235,6 +238,10 @@ class Rule:
         return True
 
     def prepare(self, payload: Any) -> Any:
+        """The payload as the rule's paths read it; a copy only when a prepare step rewrites it (nothing
+        downstream writes to the document)."""
+        if not (self.prepare_flatten or self.prepare_json or self.prepare_list):
+            return payload
         doc = copy.deepcopy(payload)
         for expr, _ in self.prepare_flatten:
             for m in expr.find(doc):
@@ -463,6 +470,8 @@ class RuleBook:
         for rule in rf.rules:
             if rule_id is not None and rule.id != rule_id:
                 continue
+            if rule_id is None and not rule.matches_topic(topic):
+                continue  # before preparing: a copy of the payload per rule tried is most of a mapping's cost
             try:
                 doc = rule.prepare(payload)
                 matched = rule.matches(topic, doc)

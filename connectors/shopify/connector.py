@@ -32,16 +32,16 @@ __all__ = ["ShopifyConnector"]
 _LINK_NEXT = re.compile(r'<([^>]+)>;\s*rel="?next"?')
 
 SET_QUANTITIES = """
-mutation inventorySetQuantities($input: InventorySetQuantitiesInput!) {
-  inventorySetQuantities(input: $input) @idempotent(key: "%s") {
+mutation inventorySetQuantities($input: InventorySetQuantitiesInput!, $key: String!) {
+  inventorySetQuantities(input: $input) @idempotent(key: $key) {
     inventoryAdjustmentGroup { createdAt reason referenceDocumentUri changes { name delta quantityAfterChange } }
     userErrors { code field message }
   }
 }"""
 
 ADJUST_QUANTITIES = """
-mutation inventoryAdjustQuantities($input: InventoryAdjustQuantitiesInput!) {
-  inventoryAdjustQuantities(input: $input) @idempotent(key: "%s") {
+mutation inventoryAdjustQuantities($input: InventoryAdjustQuantitiesInput!, $key: String!) {
+  inventoryAdjustQuantities(input: $input) @idempotent(key: $key) {
     inventoryAdjustmentGroup { createdAt reason referenceDocumentUri changes { name delta quantityAfterChange } }
     userErrors { code field message }
   }
@@ -144,13 +144,13 @@ class ShopifyConnector(Connector):
                                     "quantity": quantity, "compareQuantity": compare_to}
             payload = {"name": "available", "reason": "correction", "referenceDocumentUri": reference,
                        "ignoreCompareQuantity": compare_to is None, "quantities": [line]}
-            data = await self.client.graphql(SET_QUANTITIES % key, {"input": payload})
+            data = await self.client.graphql(SET_QUANTITIES, {"input": payload, "key": key})
             result = data.get("inventorySetQuantities") or {}
         else:
             change = {"inventoryItemId": listing.item_gid, "locationId": listing.location_gid, "delta": delta}
             payload = {"name": "available", "reason": "correction", "referenceDocumentUri": reference,
                        "changes": [change]}
-            data = await self.client.graphql(ADJUST_QUANTITIES % key, {"input": payload})
+            data = await self.client.graphql(ADJUST_QUANTITIES, {"input": payload, "key": key})
             result = data.get("inventoryAdjustQuantities") or {}
         return self._write_result(sku, result, reference)
 

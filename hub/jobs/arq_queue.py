@@ -1,7 +1,7 @@
 """arq adapter: the API enqueues job ids on Redis; ``zhongshu worker`` runs them.
 
-arq's default 0.5 s poll would eat most of the sync latency budget, so the worker polls every 20 ms
-(a Redis ZRANGEBYSCORE on an idle queue costs microseconds). Redis is never the source of truth: a sweep
+The jobs every event causes are batch jobs (:mod:`hub.jobs.pump`), woken through a Redis list; arq carries
+the others and polls every 100 ms. Redis is never the source of truth: a sweep
 re-enqueues due rows from the ``jobs`` table, so ``FLUSHALL`` loses no work, and arq's ``_job_id`` keeps a
 row from being queued twice while it waits.
 """
@@ -28,7 +28,8 @@ from hub.jobs.scheduler import Scheduler
 log = logging.getLogger("zhongshu.jobs")
 QUEUE_NAME = "zhongshu:jobs"
 SWEEP_SECONDS = 1.0
-WAKE_CHANNEL = "zhongshu:wake"
+WAKE_LIST = "zhongshu:wakes"
+WAKE_BACKLOG = 1000
 
 
 def arq_job_id(job_id: int) -> str:
@@ -64,15 +65,27 @@ class ArqJobQueue:
                 log.warning("could not enqueue job %s on Redis; the sweep will pick it up", job_id)
                 return
 
+    async def first_in(self, name: str, seconds: float) -> bool:
+        """True for the first caller (of every process) within ``seconds`` under ``name``."""
+        if self._pool is None:
+            await self.start()
+        assert self._pool is not None
+        return bool(await self._pool.set(f"zhongshu:first:{name}", b"1", nx=True, px=max(1, int(seconds * 1000))))
+
     async def wake(self, names: Sequence[str]) -> None:
-        """Batch jobs were enqueued: wake the workers' pumps (they also poll, so a lost wake costs only a poll)."""
+        """Batch jobs were enqueued: wake one worker's pump (a list, not a channel: a wake every worker heard
+        would cost every worker a claim for rows only one of them gets). Pumps also poll, so a lost wake
+        costs only a poll."""
         if self._pool is None:
             await self.start()
         assert self._pool is not None
         try:
-            await self._pool.publish(WAKE_CHANNEL, ",".join(names))
+            async with self._pool.pipeline(transaction=False) as pipe:
+                pipe.lpush(WAKE_LIST, ",".join(names))
+                pipe.ltrim(WAKE_LIST, 0, WAKE_BACKLOG - 1)
+                await pipe.execute()
         except Exception:  # noqa: BLE001
-            log.warning("could not publish a wake-up on Redis; the pumps' poll will pick the jobs up")
+            log.warning("could not post a wake-up on Redis; the pumps' poll will pick the jobs up")
 
 
 async def run_job(ctx: dict[str, Any], job_id: int) -> str:
@@ -98,28 +111,33 @@ async def _sweep_forever(ctx: JobContext) -> None:
 
 
 async def _listen_for_wakes(redis_url: str, pump: BatchPump) -> None:
-    """Subscribe to the wake channel, re-subscribing after Redis restarts (the pump polls meanwhile)."""
+    """Take wake-ups off the list (each goes to one worker) and wake the pump with every job name waiting
+    there; reconnect after Redis restarts (the pump polls meanwhile)."""
     from redis.asyncio import Redis
 
     while True:
         client = Redis.from_url(redis_url)
         try:
-            async with client.pubsub() as sub:
-                await sub.subscribe(WAKE_CHANNEL)
-                pump.wake()  # anything enqueued while we were not listening
-                async for message in sub.listen():
-                    if message.get("type") == "message":
-                        data = message.get("data")
-                        names = data.decode() if isinstance(data, bytes) else str(data or "")
-                        pump.wake([n for n in names.split(",") if n] or None)
+            pump.wake()  # anything enqueued while we were not listening
+            while True:
+                first = await client.brpop([WAKE_LIST], timeout=5)
+                if first is None:
+                    continue
+                more = await client.rpop(WAKE_LIST, WAKE_BACKLOG) or []
+                names = {n for item in [first[1], *more] for n in _text(item).split(",") if n}
+                pump.wake(names or None)
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001
-            log.warning("wake channel lost; re-subscribing")
+            log.warning("wake list lost; reconnecting")
             await asyncio.sleep(0.5)
         finally:
             with contextlib.suppress(Exception):
                 await client.aclose()
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value or "")
 
 
 def worker_settings(build_context: Any, redis_url: str, *, max_jobs: int = 20) -> dict[str, Any]:
@@ -161,7 +179,7 @@ def worker_settings(build_context: Any, redis_url: str, *, max_jobs: int = 20) -
         "queue_name": QUEUE_NAME,
         "on_startup": on_startup,
         "on_shutdown": on_shutdown,
-        "poll_delay": 0.05,  # arq carries only the jobs that are not batched: the pump takes the hot ones
+        "poll_delay": 0.1,  # arq carries only the jobs that are not batched: the pump takes the hot ones
         "max_jobs": max_jobs,
         "keep_result": 0,
         "job_timeout": 300,

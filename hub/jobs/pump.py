@@ -38,6 +38,7 @@ class BatchPump:
         self._queued: dict[tuple[str, str], list[BatchItem]] = defaultdict(list)
         self._groups: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._in_flight = 0
+        self._starved: set[str] = set()  # names left unclaimed for want of room
 
     @property
     def busy(self) -> bool:
@@ -76,10 +77,15 @@ class BatchPump:
         batched = [s.name for s in JOBS.values() if s.batched]
         names = sorted(batched if woken is None else set(batched) & woken)
         room = min(self._claim_limit, self._max_in_flight - self._in_flight)
-        if room <= 0 or not names:
+        if not names:
+            return
+        if room <= 0:
+            self._starved.update(names)  # claimed when a group finishes and frees room
             return
         async with self.ctx.sessionmaker() as session, session.begin():
             claimed = await outbox.claim_batch(session, names, room)
+        if len(claimed) >= room:  # there may be more: ask again when a group finishes
+            self._starved.update(names)
         for name, item in claimed:
             spec = JOBS[name]
             assert spec.group is not None
@@ -103,4 +109,6 @@ class BatchPump:
         finally:
             self._queued.pop(key, None)
             self._groups.pop(key, None)
-            self.wake([spec.name])  # room freed: claim what waited
+            if self._starved:  # room freed: claim what waited
+                names, self._starved = set(self._starved), set()
+                self.wake(names)

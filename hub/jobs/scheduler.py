@@ -1,6 +1,8 @@
 """Periodic work (expiring reservations, reconciliation…) enqueued as ordinary coalescing jobs.
 
-Any number of processes may run a scheduler: the pending-key uniqueness makes concurrent ticks coalesce.
+Any number of processes may run a scheduler: with Redis, the first process to tick a job in its interval
+enqueues it (the others skip it, instead of each running it once an interval); the pending-key uniqueness
+makes any remaining overlap coalesce.
 """
 
 from __future__ import annotations
@@ -54,6 +56,10 @@ class Scheduler:
         while True:
             now = loop.time()
             due = [p for p in PERIODIC if now - last.get(p.name, -1e9) >= self._interval(p)]
+            for p in list(due):
+                if not await self._first(p):  # another process enqueued it this interval
+                    due.remove(p)
+                    last[p.name] = now
             if due:
                 try:
                     async with self.ctx.sessionmaker() as session, session.begin():
@@ -64,6 +70,17 @@ class Scheduler:
                 except Exception:  # noqa: BLE001
                     log.exception("scheduler tick failed; retrying")
             await asyncio.sleep(0.2)
+
+    async def _first(self, p: Periodic) -> bool:
+        """Whether this process is the first of all to tick ``p`` in its interval (a queue that knows only
+        one process says yes; on doubt, yes: the pending key still coalesces)."""
+        first_in = getattr(self.ctx.queue, "first_in", None)
+        if first_in is None:
+            return True
+        try:
+            return bool(await first_in(f"periodic:{p.name}", self._interval(p)))
+        except Exception:  # noqa: BLE001
+            return True
 
     def _interval(self, p: Periodic) -> float:
         return float(getattr(self.ctx.settings, p.every)) if isinstance(p.every, str) else p.every

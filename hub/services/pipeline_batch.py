@@ -84,19 +84,43 @@ async def process_batch(
 ) -> dict[int, BaseException]:  # fmt: skip
     """Process pending raw events (of one source, in id order); the failures by raw event id (absent:
     done, and ``finish`` was told in the transaction that did it). A failure leaves its event pending,
-    to be retried alone."""
+    to be retried alone. The transaction that reads the events carries the first run when it is plain
+    (usually the whole batch): one transaction for the lot."""
     wanted = sorted(set(raw_ids))
-    events = await _load(sessionmaker, sem, wanted, default_location)
-    if settled := sorted(set(wanted) - {e.id for e in events}):  # processed before (a replay, a re-run)
-        async with sessionmaker() as session, session.begin():
-            await finish(session, settled)
     failures: dict[int, BaseException] = {}
-    for run in _runs(events):
+    first: list[_Event] | None = None
+    settled: list[int] = []
+    async with sessionmaker() as session:
+        try:
+            async with session.begin():
+                events = await _load(session, sem, wanted, default_location)  # locked while this lasts
+                settled = sorted(set(wanted) - {e.id for e in events})  # processed before: done
+                await finish(session, settled)
+                runs = _runs(events)
+                if runs and runs[0][0].plain:
+                    first, runs = runs[0], runs[1:]
+                    statuses = await _apply_run(session, sem, first, guarded_buckets, finish)
+        except Exception as exc:  # noqa: BLE001 - the first run again, one event at a time (or all failed)
+            if first is None:
+                return {raw_id: exc for raw_id in wanted}
+            if not isinstance(exc, (HubError, _Fallback)):  # a refusal is recorded per line; anything else is news
+                log.warning("run of %d events of %s taken one by one: %r", len(first), first[0].source, exc)
+            failures |= await _one_by_one(sessionmaker, sem, first, guarded_buckets, default_location, finish,
+                                          also_done=settled)  # fmt: skip
+            first = None
+    if first:
+        _count(statuses)
+    for run in runs:
         if run[0].plain:
             failures |= await _run_plain(sessionmaker, sem, run, guarded_buckets, default_location, finish)
         else:
             failures |= await _run_one(sessionmaker, sem, run[0].id, guarded_buckets, default_location, finish)
     return failures
+
+
+def _count(statuses: list[tuple[str, list[str]]]) -> None:
+    for status, _ in statuses:
+        INBOUND.labels(source="*", outcome=status).inc()
 
 
 def _runs(events: list[_Event]) -> list[list[_Event]]:
@@ -112,17 +136,17 @@ def _runs(events: list[_Event]) -> list[list[_Event]]:
 
 # -- reading and mapping -------------------------------------------------------------------------------
 _R = RawEvent.__table__
-_PENDING = select(_R.c.id, _R.c.source, _R.c.topic, _R.c.platform_event_id, _R.c.payload, _R.c.body,
-                  _R.c.received_at).where(_R.c.id.in_(bindparam("ids", expanding=True)), _R.c.status == "pending")  # fmt: skip
+_PENDING = (select(_R.c.id, _R.c.source, _R.c.topic, _R.c.platform_event_id, _R.c.payload, _R.c.body,
+                   _R.c.received_at).where(_R.c.id.in_(bindparam("ids", expanding=True)), _R.c.status == "pending")
+            .order_by(_R.c.id).with_for_update())  # fmt: skip
 
 
-async def _load(sessionmaker: async_sessionmaker[AsyncSession], sem: Semantics, raw_ids: list[int],
-                default_location: str) -> list[_Event]:  # fmt: skip
-    async with sessionmaker() as session:
-        rows = (await (await core(session)).execute(_PENDING, {"ids": raw_ids})).all()
-        sources = {name: await cached_source(session, name) for name in sorted({r.source for r in rows})}
+async def _load(session: AsyncSession, sem: Semantics, raw_ids: list[int], default_location: str) -> list[_Event]:
+    """The pending events, locked (a replay or a re-armed job may have processed some: they are left out)."""
+    rows = (await (await core(session)).execute(_PENDING, {"ids": raw_ids})).all()
+    sources = {name: await cached_source(session, name) for name in sorted({r.source for r in rows})}
     physical = arbitrated_types(sem)
-    return [_map(sem, row, sources[row.source], physical, default_location) for row in sorted(rows, key=lambda r: r.id)]
+    return [_map(sem, row, sources[row.source], physical, default_location) for row in rows]
 
 
 def _map(sem: Semantics, row: Any, source: Source | None, physical: set[str], default_location: str) -> _Event:
@@ -176,25 +200,33 @@ _WMS_ORDERS = select(_D.c.order_ref).where(_D.c.source == bindparam("source"),
 
 async def _run_plain(sessionmaker: async_sessionmaker[AsyncSession], sem: Semantics, run: list[_Event],
                      guarded_buckets: list[str], default_location: str, finish: Finish) -> dict[int, BaseException]:  # fmt: skip
+    """A later run of the batch, in a transaction of its own."""
     try:
         async with sessionmaker() as session, session.begin():
             await finish(session, [e.id for e in run])
             run = await _lock_pending(session, run)
-            async with locks.holding(session, (f"sku:{s}" for e in run for s in _skus(e))), \
-                    ledger.listeners_once(session):  # fmt: skip
-                statuses = await _apply(session, sem, run, guarded_buckets)
-            now = utcnow()
-            await (await core(session)).execute(_FINISH, [
-                {"rid": e.id, "st": st, "at": now, "err": "\n".join(errs)[:4000] or None}
-                for e, (st, errs) in zip(run, statuses, strict=True)])  # fmt: skip
+            statuses = await _apply_run(session, sem, run, guarded_buckets, _nothing)
     except (HubError, _Fallback):  # every event again, alone: refusals are recorded per line
         return await _one_by_one(sessionmaker, sem, run, guarded_buckets, default_location, finish)
     except Exception as exc:  # noqa: BLE001 - a fault of this path, or of the database: the per-event path decides
         log.warning("run of %d events of %s taken one by one: %r", len(run), run[0].source, exc)
         return await _one_by_one(sessionmaker, sem, run, guarded_buckets, default_location, finish)
-    for status, _ in statuses:
-        INBOUND.labels(source="*", outcome=status).inc()
+    _count(statuses)
     return {}
+
+
+async def _apply_run(session: AsyncSession, sem: Semantics, run: list[_Event], guarded_buckets: list[str],
+                     finish: Finish) -> list[tuple[str, list[str]]]:  # fmt: skip
+    """The run's effects and its events' outcomes, in the caller's transaction (raising, it writes nothing
+    the caller keeps: the caller rolls back)."""
+    await finish(session, [e.id for e in run])
+    async with locks.holding(session, (f"sku:{s}" for e in run for s in _skus(e))), ledger.listeners_once(session):
+        statuses = await _apply(session, sem, run, guarded_buckets)
+    now = utcnow()
+    await (await core(session)).execute(_FINISH, [
+        {"rid": e.id, "st": st, "at": now, "err": "\n".join(errs)[:4000] or None}
+        for e, (st, errs) in zip(run, statuses, strict=True)])  # fmt: skip
+    return statuses
 
 
 async def _lock_pending(session: AsyncSession, run: list[_Event]) -> list[_Event]:
@@ -204,7 +236,8 @@ async def _lock_pending(session: AsyncSession, run: list[_Event]) -> list[_Event
 
 
 async def _one_by_one(sessionmaker: async_sessionmaker[AsyncSession], sem: Semantics, run: list[_Event],
-                      guarded_buckets: list[str], default_location: str, finish: Finish) -> dict[int, BaseException]:  # fmt: skip
+                      guarded_buckets: list[str], default_location: str, finish: Finish, *,
+                      also_done: Sequence[int] = ()) -> dict[int, BaseException]:  # fmt: skip
     """The run in the per-event way, in one transaction that locks its events and skus first (so no other
     run slips between them), each event in a savepoint, so one event that fails leaves the others done."""
     failures: dict[int, BaseException] = {}
@@ -222,7 +255,7 @@ async def _one_by_one(sessionmaker: async_sessionmaker[AsyncSession], sem: Seman
                     failures[event.id] = exc
                     continue
                 INBOUND.labels(source="*", outcome=outcome.status).inc()
-            await finish(session, [i for i in all_ids if i not in failures])
+            await finish(session, [*also_done, *(i for i in all_ids if i not in failures)])
     except Exception as exc:  # noqa: BLE001 - the transaction failed: every event retries
         return {i: exc for i in all_ids}
     return failures

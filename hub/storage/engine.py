@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from hub.settings import Settings
@@ -21,7 +22,20 @@ def make_engine(settings: Settings) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
         return engine
-    return create_async_engine(url, pool_size=settings.db_pool_size, max_overflow=10, pool_pre_ping=True)
+    engine = create_async_engine(url, pool_size=settings.db_pool_size, max_overflow=10)
+    event.listen(engine.sync_engine, "checkout", _refuse_closed)
+    return engine
+
+
+def _refuse_closed(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+    """A pooled connection PostgreSQL closed (a restart) is replaced at checkout, for free.
+
+    SQLAlchemy's ``pool_pre_ping`` would do it with a round trip on every checkout (on asyncpg a BEGIN,
+    an empty statement and a ROLLBACK: half the transactions the hub ran under load). asyncpg notices a
+    server-closed socket by itself; a connection that breaks in use fails that unit of work, which is
+    retried (a job) or answered 503 (a request), and is discarded by the pool."""
+    if dbapi_conn.driver_connection.is_closed():
+        raise DisconnectionError("connection closed by the server")
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
-from graphql import FieldNode, GraphQLError, OperationDefinitionNode, parse
+from graphql import DocumentNode, FieldNode, GraphQLError, OperationDefinitionNode, parse
 from graphql.utilities import value_from_ast_untyped
 
 from ._store import Shop, shop_time
@@ -29,10 +30,17 @@ def _gid(value: Any, kind: str) -> int:
     return int(value[len(prefix):])
 
 
+@functools.lru_cache(maxsize=256)
+def _parsed(query: str) -> DocumentNode:
+    """A document parsed once: apps send the same mutation text with other variables, and parsing is most
+    of what answering one costs (graphql-core's parser is pure Python)."""
+    return parse(query)
+
+
 def parse_mutation(query: str, variables: dict[str, Any] | None) -> tuple[str, dict[str, Any], str | None]:
     """``(field name, input, idempotency key)`` of a single-field mutation document."""
     try:
-        document = parse(query)
+        document = _parsed(query)
     except GraphQLError as exc:
         raise GraphQLFailure(f"Parse error: {exc.message}") from None
     op = document.definitions[0]

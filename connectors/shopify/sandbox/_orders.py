@@ -96,7 +96,7 @@ async def graphql(request: Request[Any, Any, Any]) -> dict[str, Any]:
     if key:
         sb.idempotent[key] = answer
     for item_id in touched:
-        await sb.push_level(item_id)
+        sb.push_level_later(item_id)
     return answer
 
 

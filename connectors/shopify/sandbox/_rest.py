@@ -43,7 +43,7 @@ class Sandbox:
         self.idempotent: dict[str, dict[str, Any]] = {}
         self.pushes: list[dict[str, Any]] = []
         self.webhook_retry_delays = tuple(webhook_retry_delays)
-        self.retrying: set[asyncio.Task[None]] = set()
+        self.deliveries: set[asyncio.Task[Any]] = set()  # webhook retries and background deliveries
 
     async def push(self, topic: str, payload: Any, version: str = c.API_VERSION) -> dict[str, Any]:
         headers, body = webhook_request(topic, payload, secret=self.app_secret, shop=self.shop.domain,
@@ -54,8 +54,8 @@ class Sandbox:
             await self._attempt(record, self.webhook_target, headers, body)
             if not _delivered(record["status"]) and self.webhook_retry_delays:
                 task = asyncio.get_running_loop().create_task(self._retry(record, self.webhook_target, headers, body))
-                self.retrying.add(task)
-                task.add_done_callback(self.retrying.discard)
+                self.deliveries.add(task)
+                task.add_done_callback(self.deliveries.discard)
         self.pushes.append(record)
         return record
 
@@ -72,14 +72,22 @@ class Sandbox:
                 return
 
     async def close(self) -> None:
-        for task in list(self.retrying):
+        for task in list(self.deliveries):
             task.cancel()
-        await asyncio.gather(*self.retrying, return_exceptions=True)
+        await asyncio.gather(*self.deliveries, return_exceptions=True)
         await close_delivery_client()
 
     async def push_level(self, inventory_item_id: int) -> dict[str, Any]:
         level = self.shop.level_json(inventory_item_id, self.shop.location_id)
         return await self.push("inventory_levels/update", level)
+
+    def push_level_later(self, inventory_item_id: int) -> None:
+        """The ``inventory_levels/update`` an Admin API write causes, sent after the write is answered, as
+        Shopify sends webhooks: the level as it stood right after the write, delivered in the background."""
+        level = self.shop.level_json(inventory_item_id, self.shop.location_id)
+        task = asyncio.get_running_loop().create_task(self.push("inventory_levels/update", level))
+        self.deliveries.add(task)
+        task.add_done_callback(self.deliveries.discard)
 
 
 def _delivered(status: int | str | None) -> bool:
@@ -161,7 +169,7 @@ async def _level_change(request: Request[Any, Any, Any], field: str) -> Response
         return Response({"errors": ["Inventory item does not have inventory tracking enabled"]}, status_code=422)
     target = data[field] if field == "available" else level.available + data[field]
     sb.shop.set_available(data["inventory_item_id"], data["location_id"], target)
-    await sb.push_level(data["inventory_item_id"])
+    sb.push_level_later(data["inventory_item_id"])
     return Response({"inventory_level": sb.shop.level_json(data["inventory_item_id"], data["location_id"])})
 
 
