@@ -137,3 +137,52 @@ def hub_stack(
 
 def run(coro):  # type: ignore[no-untyped-def]
     return asyncio.run(coro)
+
+
+class CpuSampler:
+    """CPU seconds each part of the machine spent between :meth:`start` and :meth:`stop` (every process,
+    grouped by what it is: hub API, hub workers, sandboxes, PostgreSQL, Redis, the load driver)."""
+
+    PARTS = (("hub.cli worker", "hub workers"), ("spawn_main", "hub API"), ("hub.cli serve", "hub API"),
+             ("sandbox_server", "sandboxes"), ("postgres", "PostgreSQL"), ("redis-server", "Redis"),
+             ("bench.", "load driver"))  # fmt: skip
+
+    def __init__(self) -> None:
+        self._before: dict[int, tuple[float, str]] = {}
+
+    def start(self) -> None:
+        self._before = self._snapshot()
+
+    def stop(self) -> dict[str, float]:
+        after, parts = self._snapshot(), {}
+        for pid, (cpu, part) in after.items():
+            spent = cpu - self._before.get(pid, (0.0, part))[0]
+            if spent > 0:
+                parts[part] = parts.get(part, 0.0) + spent
+        return parts
+
+    @classmethod
+    def _snapshot(cls) -> dict[int, tuple[float, str]]:
+        import psutil
+
+        out = {}
+        for proc in psutil.process_iter(["cmdline", "name"]):
+            try:
+                cmd = " ".join(proc.info["cmdline"] or [proc.info["name"] or ""])
+                times = proc.cpu_times()
+            except (psutil.Error, OSError):
+                continue
+            part = next((label for needle, label in cls.PARTS if needle in cmd), "other")
+            out[proc.pid] = (times.user + times.system, part)
+        return out
+
+
+async def pg_transactions(database_url: str) -> int:
+    """Transactions committed or rolled back so far in the database ``database_url`` names."""
+    name = database_url.rsplit("/", 1)[1]
+    conn = await asyncpg.connect(PG_ADMIN)
+    try:
+        return int(await conn.fetchval("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = $1",
+                                       name) or 0)  # fmt: skip
+    finally:
+        await conn.close()

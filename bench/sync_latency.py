@@ -41,7 +41,9 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from bench.stack import Stack, fresh_pg, fresh_redis, fresh_sqlite, hub_settings, hub_stack, loadavg, machine, pct
+from bench.stack import (CpuSampler, Stack, fresh_pg, fresh_redis, fresh_sqlite, hub_settings, hub_stack, loadavg,
+                         machine, pct, pg_transactions)
+from connectors.base import async_client
 from connectors.testing.sandbox_server import run_sandbox_process
 from hub.settings import Settings
 from hub.storage.engine import make_engine, make_sessionmaker
@@ -89,6 +91,9 @@ class Result:
     mismatches: int
     drained_after: float
     load: str
+    hops: dict[str, list[float]] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)
+    transactions: int | None = None
 
 
 # -- the stack ------------------------------------------------------------------------------------
@@ -203,9 +208,8 @@ async def drive(shops: list[Shop], skus: list[str], hot: list[str], *, rate: flo
     sent: list[Sent] = []
     gate = asyncio.Semaphore(max_in_flight)
     for shop in shops:
-        shop.http = httpx.AsyncClient(
-            base_url=shop.url, timeout=30, limits=httpx.Limits(max_connections=max_in_flight // len(shops) + 8)
-        )
+        shop.http = async_client(base_url=shop.url, timeout=30,
+                                 limits=httpx.Limits(max_connections=max_in_flight // len(shops) + 8))
 
     async def one(shop: Shop, body: dict[str, Any], sku: str, kind: str) -> None:
         async with gate:
@@ -289,8 +293,11 @@ def _ts(value: datetime | None) -> float | None:
     return value.timestamp() if value is not None else None
 
 
+HOPS = ("accepted → settled", "settled → push sent", "push sent → shop received")
+
+
 async def measure(database_url: str, shops: list[Shop], sent: list[Sent], since: dict[str, int],
-                  t0: float) -> tuple[list[float], list[float], int, int]:  # fmt: skip
+                  t0: float) -> tuple[list[float], list[float], int, int, dict[str, list[float]]]:  # fmt: skip
     engine = make_engine(Settings(database_url=database_url))
     try:
         async with make_sessionmaker(engine)() as s:
@@ -311,6 +318,7 @@ async def measure(database_url: str, shops: list[Shop], sent: list[Sent], since:
     writes = await sandbox_writes(shops, since)
     names = [s.name for s in shops]
     latencies, first, no_push = [], [], 0
+    hops: dict[str, list[float]] = {hop: [] for hop in HOPS}
     for ev in sent:
         if ev.status != 200 or not ev.event_ids:
             continue
@@ -324,7 +332,7 @@ async def measure(database_url: str, shops: list[Shop], sent: list[Sent], since:
                         effect = proc if effect is None else max(effect, proc)
         if accepted is None or effect is None:
             continue
-        arrivals = []
+        arrivals: list[tuple[float, float]] = []  # (arrival at the shop, the push's start)
         for other in names:
             if other == ev.shop:
                 continue
@@ -333,13 +341,16 @@ async def measure(database_url: str, shops: list[Shop], sent: list[Sent], since:
                 continue
             hits = [t for t in writes.get((other, ev.sku), []) if push[0] - 0.005 <= t <= push[1] + 0.005]
             if hits:
-                arrivals.append(hits[-1])
+                arrivals.append((hits[-1], push[0]))
         if not arrivals:
             no_push += 1
             continue
-        latencies.append((max(arrivals) - accepted) * 1000)
-        first.append((min(arrivals) - accepted) * 1000)
-    return latencies, first, len(pushes), no_push
+        last, pushed = max(arrivals)
+        latencies.append((last - accepted) * 1000)
+        first.append((min(arrivals)[0] - accepted) * 1000)
+        for hop, ms in zip(HOPS, ((effect - accepted) * 1000, (pushed - effect) * 1000, (last - pushed) * 1000), strict=True):
+            hops[hop].append(ms)
+    return latencies, first, len(pushes), no_push, hops
 
 
 async def verify(stack: Stack, auth: dict[str, str], shops: list[Shop]) -> list[str]:
@@ -404,21 +415,29 @@ def run_mode(mode: str, args: argparse.Namespace) -> list[Result]:
             t0 = time.time()
             load_before = loadavg()
             profiler = _start_profile(args, mode, rate)
+            transactions = asyncio.run(pg_transactions(db)) if mode == "production" else None
+            sampler = CpuSampler()
+            sampler.start()
             sent, elapsed = asyncio.run(drive(shops, skus, hot, rate=rate, duration=args.duration,
                                               cancel_share=args.cancel_share, seed=rng.randrange(1 << 30)))  # fmt: skip
             drain = asyncio.run(drained(db, timeout=args.drain_timeout))
+            cpu = sampler.stop()
+            if transactions is not None:
+                transactions = asyncio.run(pg_transactions(db)) - transactions
             _stop_profile(profiler)
             load = f"{load_before} → {loadavg()}"
-            lat, first, pushes, no_push = asyncio.run(measure(db, shops, sent, since, t0))
+            lat, first, pushes, no_push, hops = asyncio.run(measure(db, shops, sent, since, t0))
             wrong = asyncio.run(verify(stack, auth, shops))
             errors = asyncio.run(job_errors(db))
             bad = [e for e in sent if e.status != 200]
             errors["webhooks not 200"] = len(bad)
             for line in wrong[:10]:
                 print("    MISMATCH", line)
-            res = Result(mode, rate, len(sent), elapsed, lat, first, pushes, no_push, errors, len(wrong), drain, load)
+            res = Result(mode, rate, len(sent), elapsed, lat, first, pushes, no_push, errors, len(wrong), drain, load,
+                         hops, cpu, transactions)  # fmt: skip
             print_row(res, header=not results)
             results.append(res)
+    print_where_time_goes(results)
     return results
 
 
@@ -458,6 +477,23 @@ def print_row(r: Result, *, header: bool) -> None:
         f"  {errs}; load {r.load}",
         flush=True,
     )
+
+
+def print_where_time_goes(results: list[Result]) -> None:
+    """Per run: the latency of each hop (p50 / p99 ms), and the CPU each part of the machine spent per event
+    (load and drain, divided by the events sent), with the database transactions per event."""
+    if not results:
+        return
+    parts = sorted({p for r in results for p in r.cpu}, key=lambda p: -max(r.cpu.get(p, 0) for r in results))
+    print(f"  where the time goes ({results[0].mode}): hop latency p50/p99 ms; CPU ms per event by part")
+    print(f"  {'rate/s':>6} " + " ".join(f"{h:>27}" for h in HOPS) + " " + " ".join(f"{p[:11]:>11}" for p in parts)
+          + f" {'CPU total':>9} {'tx/event':>8}")  # fmt: skip
+    for r in results:
+        hops = " ".join(f"{pct(r.hops.get(h, []), 50):>13.0f}/{pct(r.hops.get(h, []), 99):<13.0f}" for h in HOPS)
+        n = max(1, r.sent)
+        cpu = " ".join(f"{r.cpu.get(p, 0) / n * 1000:>11.1f}" for p in parts)
+        tx = f"{r.transactions / n:>8.1f}" if r.transactions is not None else f"{'-':>8}"
+        print(f"  {r.rate:>6.0f} {hops} {cpu} {sum(r.cpu.values()) / n * 1000:>9.1f} {tx}", flush=True)
 
 
 def main() -> None:
