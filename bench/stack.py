@@ -177,6 +177,18 @@ class CpuSampler:
         return out
 
 
+async def pool_that_fits(wanted: int, processes: int, *, overflow: int = 10, spare: int = 10) -> int:
+    """The largest pool size up to ``wanted`` with which ``processes`` hub processes (each pool + ``overflow``)
+    and ``spare`` other connections stay within the server's ``max_connections``: past it PostgreSQL refuses
+    new connections, and under load every pool grows to its ceiling."""
+    conn = await asyncpg.connect(PG_ADMIN)
+    try:
+        limit = int(await conn.fetchval("SHOW max_connections"))
+    finally:
+        await conn.close()
+    return max(1, min(wanted, (limit - spare) // max(1, processes) - overflow))
+
+
 async def pg_transactions(database_url: str) -> int:
     """Transactions committed or rolled back so far in the database ``database_url`` names."""
     name = database_url.rsplit("/", 1)[1]

@@ -70,16 +70,20 @@ _MOVED_BY = (update(_L).where(_L.c.source == bindparam("s"), _L.c.sku == bindpar
                      last_push_id=bindparam("pid"), pushed_at=bindparam("fin")))  # fmt: skip
 
 
-async def announce(session: AsyncSession, writes: Sequence[tuple[Plan, str, str | None]]) -> list[int]:
-    """Rows in state ``sending`` for (plan, cause, changed_at) before the platform is called: their ids."""
+async def announce(session: AsyncSession, writes: Sequence[tuple[Plan, str, str | None]],
+                   started: Sequence[datetime] | None = None) -> list[int]:  # fmt: skip
+    """Rows in state ``sending`` for (plan, cause, changed_at) before the platform is called: their ids.
+    ``started``: when each write began, for writes recorded after the call (embedded mode); default now."""
     if not writes:
         return []
-    started = utcnow()
+    now = utcnow()
+    began = list(started) if started is not None else [now] * len(writes)
     rows = [{"source": p.name, "sku": p.sku, "target": p.target.value, "mode": p.mode, "sent": p.sent,
              "expected_before": p.expected, "platform_after": None, "status": "sending", "response": "",
              "explanation": p.target.explain(), "caused_by": cause,
-             "changed_at": datetime.fromisoformat(changed_at) if changed_at else started, "started_at": started,
-             "finished_at": None, "latency_ms": None, "attempts": 1} for p, cause, changed_at in writes]  # fmt: skip
+             "changed_at": datetime.fromisoformat(changed_at) if changed_at else at, "started_at": at,
+             "finished_at": None, "latency_ms": None, "attempts": 1}
+            for (p, cause, changed_at), at in zip(writes, began, strict=True)]  # fmt: skip
     conn = await core(session)
     return [int(r[0]) for r in (await conn.execute(_ANNOUNCE, rows)).all()]
 
@@ -93,7 +97,8 @@ async def record(session: AsyncSession, written: Sequence[Written]) -> list[Writ
     finished = utcnow()
     fresh = [w for w in written if w.push_id is None]
     if fresh:
-        ids = await announce(session, [(w.plan, w.cause, w.changed_at) for w in fresh])
+        ids = await announce(session, [(w.plan, w.cause, w.changed_at) for w in fresh],
+                             started=[w.outcome.started for w in fresh])
         for w, push_id in zip(fresh, ids, strict=True):
             w.push_id = push_id
     updates, moved, absolute, nodes, dead = [], [], [], [], []

@@ -1,0 +1,51 @@
+"""A push row says when its write began: on PostgreSQL the row is announced before the call, on the embedded
+default (SQLite) it is written after the call — with the time the call began, not the time of writing."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from connectors.shopify.sandbox import create_app
+from connectors.testing import run_sandbox
+from tests.integration.sync.test_sync_shopify import SECRET, TOKEN, Shop, eventually, receive
+from tests.support.hubserver import HubServer
+
+
+async def test_a_push_is_timed_from_the_moment_its_write_began(any_hub_server: HubServer) -> None:
+    hub_server = any_hub_server
+    name = f"shopify_{uuid.uuid4().hex[:6]}"
+    sku = f"S-{uuid.uuid4().hex[:8]}"
+    app = create_app(app_key="k", app_secret=SECRET, access_token=TOKEN, skus={sku: 0},
+                     hub_url=f"{hub_server.url}/webhooks/{name}", rest_bucket=1000)  # fmt: skip
+    with run_sandbox(app) as url:
+        shop = Shop(url, [sku], name)
+        async with httpx.AsyncClient(base_url=hub_server.url, headers=hub_server.auth, timeout=30) as hub:
+            row = await shop.stock_row(sku)
+            r = await hub.post("/api/v1/sources", json={
+                "name": name, "platform": "shopify", "base_url": url, "default_location": "WH",
+                "listings": {sku: {"inventory_item_id": row["inventory_item_id"], "location_id": row["location_id"]}},
+                "settings": {"shop_domain": "zhongshu-sandbox.myshopify.com"}})  # fmt: skip
+            assert r.status_code == 201, r.text
+            r = await hub.put(f"/api/v1/sources/{name}/credentials",
+                              json={"credentials": {"app_key": "k", "app_secret": SECRET, "access_token": TOKEN}})
+            assert r.status_code in (200, 204), r.text
+            await receive(hub, sku, 7)
+
+            async def pushed() -> Any:
+                rows = (await hub.get("/api/v1/pushes", params={"source": name, "sku": sku})).json()
+                return True if rows and rows[0]["status"] == "ok" and rows[0]["target"] == 7 else rows[:1]
+
+            await eventually(pushed)
+            push = (await hub.get("/api/v1/pushes", params={"source": name, "sku": sku})).json()[0]
+            writes = [e for e in (await shop.http.get("/_sandbox/log")).json()["requests"]
+                      if e["path"].endswith("graphql.json") and "mutation" in e["body"]]  # fmt: skip
+            await hub.patch(f"/api/v1/sources/{name}", json={"enabled": False})
+        await shop.http.aclose()
+    started = datetime.fromisoformat(push["started_at"]).timestamp()
+    # the write the push row stands for (the shop's last) reached the shop after the row's start (one clock)
+    assert writes and started <= float(writes[-1]["at"]) + 0.001, (push, writes)
+    assert push["latency_ms"] is not None and push["latency_ms"] >= 0
