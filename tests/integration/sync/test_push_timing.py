@@ -3,20 +3,39 @@ default (SQLite) it is written after the call — with the time the call began, 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from connectors.shopify.sandbox import create_app
 from connectors.testing import run_sandbox
+from hub.settings import Settings
+from hub.storage.migrate import upgrade
 from tests.integration.sync.test_sync_shopify import SECRET, TOKEN, Shop, eventually, receive
 from tests.support.hubserver import HubServer
 
 
-async def test_a_push_is_timed_from_the_moment_its_write_began(any_hub_server: HubServer) -> None:
-    hub_server = any_hub_server
+@pytest.fixture(params=["postgresql", "sqlite"])
+def own_hub(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HubServer]:
+    """A hub of this test's own, stopped after it: the session's shared SQLite hub would keep retrying pushes to
+    this test's closed sandbox and hold the SQLite write lock under the tests that follow."""
+    if request.param == "postgresql":
+        settings: Settings = request.getfixturevalue("pg_settings")
+    else:
+        settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'push_timing.db'}", redis_url=None)
+        asyncio.run(upgrade(settings))
+    with HubServer(settings) as server:
+        yield server
+
+
+async def test_a_push_is_timed_from_the_moment_its_write_began(own_hub: HubServer) -> None:
+    hub_server = own_hub
     name = f"shopify_{uuid.uuid4().hex[:6]}"
     sku = f"S-{uuid.uuid4().hex[:8]}"
     app = create_app(app_key="k", app_secret=SECRET, access_token=TOKEN, skus={sku: 0},
