@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 from cryptography.fernet import Fernet
@@ -181,20 +182,21 @@ async def pool_that_fits(wanted: int, processes: int, *, overflow: int = 10, spa
     """The largest pool size up to ``wanted`` with which ``processes`` hub processes (each pool + ``overflow``)
     and ``spare`` other connections stay within the server's ``max_connections``: past it PostgreSQL refuses
     new connections, and under load every pool grows to its ceiling."""
-    conn = await asyncpg.connect(PG_ADMIN)
-    try:
-        limit = int(await conn.fetchval("SHOW max_connections"))
-    finally:
-        await conn.close()
+    limit = int(await _admin_value("SHOW max_connections"))
     return max(1, min(wanted, (limit - spare) // max(1, processes) - overflow))
 
 
 async def pg_transactions(database_url: str) -> int:
     """Transactions committed or rolled back so far in the database ``database_url`` names."""
     name = database_url.rsplit("/", 1)[1]
+    sql = "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = $1"
+    return int(await _admin_value(sql, name) or 0)
+
+
+async def _admin_value(sql: str, *args: Any) -> Any:
+    """One value read on the server's admin database (statistics and settings of the whole server)."""
     conn = await asyncpg.connect(PG_ADMIN)
     try:
-        return int(await conn.fetchval("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = $1",
-                                       name) or 0)  # fmt: skip
+        return await conn.fetchval(sql, *args)
     finally:
         await conn.close()

@@ -48,39 +48,40 @@ class ArqJobQueue:
         if self._pool is not None:
             await self._pool.aclose()
 
+    async def _redis(self) -> ArqRedis:
+        """The pool, opened on first use (the API enqueues before any worker has started it)."""
+        if self._pool is None:
+            await self.start()
+        assert self._pool is not None
+        return self._pool
+
     async def kick(self, job_ids: Sequence[int], *, delay: float | None = None, rearm_every: float | None = None) -> None:
         """``rearm_every``: jobs a dead worker held (re-armed, or pending but long overdue). Its arq entry stays
         "in progress" for ``job_timeout`` + 10 s and would swallow a re-delivery under the same arq id, so
         they go under another one, new once per ``rearm_every`` seconds (the row's claim still runs each
         job once)."""
-        if self._pool is None:
-            await self.start()
-        assert self._pool is not None
+        pool = await self._redis()
         suffix = f":r{int(time.time() // rearm_every)}" if rearm_every else ""
         for job_id in job_ids:
             try:
-                await self._pool.enqueue_job("run_job", job_id, _job_id=arq_job_id(job_id) + suffix,
-                                             _defer_by=delay or None)  # fmt: skip
+                await pool.enqueue_job("run_job", job_id, _job_id=arq_job_id(job_id) + suffix,
+                                       _defer_by=delay or None)  # fmt: skip
             except Exception:  # noqa: BLE001 - the row is durable; the worker's sweep will deliver it
                 log.warning("could not enqueue job %s on Redis; the sweep will pick it up", job_id)
                 return
 
     async def first_in(self, name: str, seconds: float) -> bool:
         """True for the first caller (of every process) within ``seconds`` under ``name``."""
-        if self._pool is None:
-            await self.start()
-        assert self._pool is not None
-        return bool(await self._pool.set(f"zhongshu:first:{name}", b"1", nx=True, px=max(1, int(seconds * 1000))))
+        pool = await self._redis()
+        return bool(await pool.set(f"zhongshu:first:{name}", b"1", nx=True, px=max(1, int(seconds * 1000))))
 
     async def wake(self, names: Sequence[str]) -> None:
         """Batch jobs were enqueued: wake one worker's pump (a list, not a channel: a wake every worker heard
         would cost every worker a claim for rows only one of them gets). Pumps also poll, so a lost wake
         costs only a poll."""
-        if self._pool is None:
-            await self.start()
-        assert self._pool is not None
+        pool = await self._redis()
         try:
-            async with self._pool.pipeline(transaction=False) as pipe:
+            async with pool.pipeline(transaction=False) as pipe:
                 pipe.lpush(WAKE_LIST, ",".join(names))
                 pipe.ltrim(WAKE_LIST, 0, WAKE_BACKLOG - 1)
                 await pipe.execute()

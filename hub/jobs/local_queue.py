@@ -49,6 +49,10 @@ class LocalJobQueue:
         if self._pump is not None:
             self._pump.wake(names)
 
+    async def first_in(self, name: str, seconds: float) -> bool:
+        """One process runs this queue: it is always the first."""
+        return True
+
     async def start(self) -> None:
         assert self.ctx is not None, "bind(ctx) first"
         self._pump = BatchPump(self.ctx)

@@ -17,6 +17,10 @@ class JobQueue(Protocol):
     async def wake(self, names: Sequence[str]) -> None:
         """Rows of these batch jobs were committed: wake the pumps that claim them (see hub.jobs.pump)."""
 
+    async def first_in(self, name: str, seconds: float) -> bool:
+        """True for the first caller of every process sharing this queue within ``seconds`` under ``name``
+        (a periodic job ticked by one process, not by each)."""
+
     async def start(self) -> None: ...
 
     async def close(self) -> None: ...

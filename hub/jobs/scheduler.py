@@ -72,13 +72,10 @@ class Scheduler:
             await asyncio.sleep(0.2)
 
     async def _first(self, p: Periodic) -> bool:
-        """Whether this process is the first of all to tick ``p`` in its interval (a queue that knows only
-        one process says yes; on doubt, yes: the pending key still coalesces)."""
-        first_in = getattr(self.ctx.queue, "first_in", None)
-        if first_in is None:
-            return True
+        """Whether this process is the first of all to tick ``p`` in its interval (on doubt, yes: the
+        pending key still coalesces)."""
         try:
-            return bool(await first_in(f"periodic:{p.name}", self._interval(p)))
+            return bool(await self.ctx.queue.first_in(f"periodic:{p.name}", self._interval(p)))
         except Exception:  # noqa: BLE001
             return True
 

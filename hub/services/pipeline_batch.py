@@ -88,28 +88,29 @@ async def process_batch(
     (usually the whole batch): one transaction for the lot."""
     wanted = sorted(set(raw_ids))
     failures: dict[int, BaseException] = {}
-    first: list[_Event] | None = None
+    first: list[_Event] = []
     settled: list[int] = []
+    statuses: list[tuple[str, list[str]]] = []
     async with sessionmaker() as session:
         try:
             async with session.begin():
                 events = await _load(session, sem, wanted, default_location)  # locked while this lasts
                 settled = sorted(set(wanted) - {e.id for e in events})  # processed before: done
-                await finish(session, settled)
                 runs = _runs(events)
                 if runs and runs[0][0].plain:
                     first, runs = runs[0], runs[1:]
-                    statuses = await _apply_run(session, sem, first, guarded_buckets, finish)
+                await finish(session, [*settled, *(e.id for e in first)])
+                if first:
+                    statuses = await _apply_run(session, sem, first, guarded_buckets)
         except Exception as exc:  # noqa: BLE001 - the first run again, one event at a time (or all failed)
-            if first is None:
+            if not first:
                 return {raw_id: exc for raw_id in wanted}
             if not isinstance(exc, (HubError, _Fallback)):  # a refusal is recorded per line; anything else is news
                 log.warning("run of %d events of %s taken one by one: %r", len(first), first[0].source, exc)
             failures |= await _one_by_one(sessionmaker, sem, first, guarded_buckets, default_location, finish,
                                           also_done=settled)  # fmt: skip
-            first = None
-    if first:
-        _count(statuses)
+            statuses = []  # rolled back: the per-event path counted its own
+    _count(statuses)
     for run in runs:
         if run[0].plain:
             failures |= await _run_plain(sessionmaker, sem, run, guarded_buckets, default_location, finish)
@@ -205,7 +206,7 @@ async def _run_plain(sessionmaker: async_sessionmaker[AsyncSession], sem: Semant
         async with sessionmaker() as session, session.begin():
             await finish(session, [e.id for e in run])
             run = await _lock_pending(session, run)
-            statuses = await _apply_run(session, sem, run, guarded_buckets, _nothing)
+            statuses = await _apply_run(session, sem, run, guarded_buckets)
     except (HubError, _Fallback):  # every event again, alone: refusals are recorded per line
         return await _one_by_one(sessionmaker, sem, run, guarded_buckets, default_location, finish)
     except Exception as exc:  # noqa: BLE001 - a fault of this path, or of the database: the per-event path decides
@@ -215,11 +216,10 @@ async def _run_plain(sessionmaker: async_sessionmaker[AsyncSession], sem: Semant
     return {}
 
 
-async def _apply_run(session: AsyncSession, sem: Semantics, run: list[_Event], guarded_buckets: list[str],
-                     finish: Finish) -> list[tuple[str, list[str]]]:  # fmt: skip
+async def _apply_run(session: AsyncSession, sem: Semantics, run: list[_Event],
+                     guarded_buckets: list[str]) -> list[tuple[str, list[str]]]:  # fmt: skip
     """The run's effects and its events' outcomes, in the caller's transaction (raising, it writes nothing
-    the caller keeps: the caller rolls back)."""
-    await finish(session, [e.id for e in run])
+    the caller keeps: the caller rolls back; the caller tells ``finish``)."""
     async with locks.holding(session, (f"sku:{s}" for e in run for s in _skus(e))), ledger.listeners_once(session):
         statuses = await _apply(session, sem, run, guarded_buckets)
     now = utcnow()

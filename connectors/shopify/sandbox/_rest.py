@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -53,9 +53,7 @@ class Sandbox:
         if self.webhook_target:
             await self._attempt(record, self.webhook_target, headers, body)
             if not _delivered(record["status"]) and self.webhook_retry_delays:
-                task = asyncio.get_running_loop().create_task(self._retry(record, self.webhook_target, headers, body))
-                self.deliveries.add(task)
-                task.add_done_callback(self.deliveries.discard)
+                self._in_background(self._retry(record, self.webhook_target, headers, body))
         self.pushes.append(record)
         return record
 
@@ -85,7 +83,12 @@ class Sandbox:
         """The ``inventory_levels/update`` an Admin API write causes, sent after the write is answered, as
         Shopify sends webhooks: the level as it stood right after the write, delivered in the background."""
         level = self.shop.level_json(inventory_item_id, self.shop.location_id)
-        task = asyncio.get_running_loop().create_task(self.push("inventory_levels/update", level))
+        self._in_background(self.push("inventory_levels/update", level))
+
+    def _in_background(self, delivery: Coroutine[Any, Any, Any]) -> None:
+        """Run ``delivery`` after the answer, held in ``deliveries`` (so it is not collected, and closing
+        cancels it)."""
+        task = asyncio.get_running_loop().create_task(delivery)
         self.deliveries.add(task)
         task.add_done_callback(self.deliveries.discard)
 

@@ -17,7 +17,7 @@ from connectors.shopify.sandbox import create_app
 from connectors.testing import run_sandbox
 from hub.settings import Settings
 from hub.storage.migrate import upgrade
-from tests.integration.sync.test_sync_shopify import SECRET, TOKEN, Shop, eventually, receive
+from tests.integration.sync.test_sync_shopify import SECRET, TOKEN, Shop, eventually, receive, register
 from tests.support.hubserver import HubServer
 
 
@@ -43,15 +43,7 @@ async def test_a_push_is_timed_from_the_moment_its_write_began(own_hub: HubServe
     with run_sandbox(app) as url:
         shop = Shop(url, [sku], name)
         async with httpx.AsyncClient(base_url=hub_server.url, headers=hub_server.auth, timeout=30) as hub:
-            row = await shop.stock_row(sku)
-            r = await hub.post("/api/v1/sources", json={
-                "name": name, "platform": "shopify", "base_url": url, "default_location": "WH",
-                "listings": {sku: {"inventory_item_id": row["inventory_item_id"], "location_id": row["location_id"]}},
-                "settings": {"shop_domain": "zhongshu-sandbox.myshopify.com"}})  # fmt: skip
-            assert r.status_code == 201, r.text
-            r = await hub.put(f"/api/v1/sources/{name}/credentials",
-                              json={"credentials": {"app_key": "k", "app_secret": SECRET, "access_token": TOKEN}})
-            assert r.status_code in (200, 204), r.text
+            await register(hub, shop)
             await receive(hub, sku, 7)
 
             async def pushed() -> Any:

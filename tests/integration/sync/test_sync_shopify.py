@@ -64,20 +64,25 @@ async def shop(sync_hub: HubServer) -> Any:
     with run_sandbox(app) as url:
         shop = Shop(url, skus, name)
         async with httpx.AsyncClient(base_url=sync_hub.url, headers=sync_hub.auth, timeout=30) as hub:
-            listings = {}
-            for sku in skus:
-                row = await shop.stock_row(sku)
-                listings[sku] = {"inventory_item_id": row["inventory_item_id"], "location_id": row["location_id"]}
-            r = await hub.post("/api/v1/sources", json={"name": name, "platform": "shopify", "base_url": url,
-                                                        "default_location": "WH", "listings": listings,
-                                                        "settings": {"shop_domain": "zhongshu-sandbox.myshopify.com"}})
-            assert r.status_code == 201, r.text
-            r = await hub.put(f"/api/v1/sources/{name}/credentials",
-                              json={"credentials": {"app_key": "k", "app_secret": SECRET, "access_token": TOKEN}})
-            assert r.status_code in (200, 204), r.text
+            await register(hub, shop)
             yield shop, hub
             await hub.patch(f"/api/v1/sources/{name}", json={"enabled": False})
         await shop.http.aclose()
+
+
+async def register(hub: httpx.AsyncClient, shop: Shop) -> None:
+    """The sandbox's shop as a hub source with its listings and credentials."""
+    listings = {}
+    for sku in shop.skus:
+        row = await shop.stock_row(sku)
+        listings[sku] = {"inventory_item_id": row["inventory_item_id"], "location_id": row["location_id"]}
+    r = await hub.post("/api/v1/sources", json={"name": shop.name, "platform": "shopify", "base_url": shop.url,
+                                                "default_location": "WH", "listings": listings,
+                                                "settings": {"shop_domain": "zhongshu-sandbox.myshopify.com"}})
+    assert r.status_code == 201, r.text
+    r = await hub.put(f"/api/v1/sources/{shop.name}/credentials",
+                      json={"credentials": {"app_key": "k", "app_secret": SECRET, "access_token": TOKEN}})
+    assert r.status_code in (200, 204), r.text
 
 
 async def receive(hub: httpx.AsyncClient, sku: str, qty: int, key: str | None = None) -> None:
